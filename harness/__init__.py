@@ -1,0 +1,1 @@
+"""Shared core of the restoration benchmark: images, degradation, metrics, registry, results."""

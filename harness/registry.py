@@ -1,0 +1,232 @@
+"""Preprocessors (restorers) and the explicit table that names them.
+
+A preprocessor maps an HxWx3 uint8 RGB image to another and declares its `scale` (output size / input
+size: 1 or 4), so tasks can map coordinates back. A spec names one preprocessor or a pipeline of stages
+joined by `+`, applied left to right (REFERENCE.md section 7):
+
+    none | bicubic | cajnn | arcnn+rrdb | cajnn+down | spandrel:PATH | my_module:my_restorer
+
+`down` resizes back to the size of the pipeline's input (MATLAB bicubic). Names resolve through
+`REGISTRY`, an explicit table of `module:factory` strings imported on first use (so the harness does not
+import heavy restorers it does not need). `register()` adds a restorer from Python (a notebook).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from harness.errors import HarnessError
+from harness.image import check_image
+from harness.resize import imresize
+
+
+@dataclass
+class BuildOptions:
+    """Options every factory receives: the device, weights overrides by stage name, tiling."""
+
+    device: str = "cpu"
+    weights: dict[str, str] = field(default_factory=dict)
+    tile: int | None = None
+    self_ensemble: bool = False
+
+
+class Preprocessor:
+    """Base class: a restorer from HxWx3 uint8 RGB to HxWx3 uint8 RGB with a fixed `scale`."""
+
+    name: str = "preprocessor"
+    scale: int = 1
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def process_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Return the outputs for a list of images (override to batch same-size inputs)."""
+        return [self(img) for img in images]
+
+    def describe(self) -> dict:
+        """Return what identifies this restorer in results (name, scale, weights and their hash)."""
+        return {"name": self.name, "scale": self.scale}
+
+    @property
+    def num_parameters(self) -> int | None:
+        """Return the number of learned parameters, or None for a non-learned method."""
+        return None
+
+
+class Identity(Preprocessor):
+    """The `none` preprocessor: returns its input unchanged."""
+
+    name = "none"
+
+    def __call__(self, image):
+        return image
+
+
+class FunctionPreprocessor(Preprocessor):
+    """Wraps a plain function `image -> image` with a declared scale."""
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], name: str, scale: int = 1):
+        self.fn, self.name, self.scale = fn, name, scale
+
+    def __call__(self, image):
+        return self.fn(image)
+
+
+class Bicubic(Preprocessor):
+    """MATLAB bicubic upscaling by `scale` (the paper's Bicubic baseline)."""
+
+    def __init__(self, scale: int = 4):
+        self.scale = scale
+        self.name = "bicubic" if scale == 4 else f"bicubic_x{scale}"
+
+    def __call__(self, image):
+        return imresize(image, self.scale)
+
+
+class DownToInput(Preprocessor):
+    """The `down` stage: MATLAB bicubic back to the size of the pipeline's input."""
+
+    name = "down"
+    scale = 1
+
+    def __call__(self, image):  # only meaningful inside a Pipeline, which passes the target size
+        raise HarnessError("'down' must follow another stage, e.g. 'cajnn+down'")
+
+    @staticmethod
+    def resize_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        if image.shape[:2] == tuple(shape):
+            return image
+        return imresize(image, output_shape=tuple(shape))
+
+
+def _check_output(stage: Preprocessor, image: np.ndarray, out) -> np.ndarray:
+    try:
+        check_image(out, what=f"output of {stage.name!r}")
+    except HarnessError as exc:
+        raise HarnessError(f"preprocessor {stage.name!r} returned a bad image: {exc}") from None
+    want = (image.shape[0] * stage.scale, image.shape[1] * stage.scale)
+    if out.shape[:2] != want:
+        raise HarnessError(f"preprocessor {stage.name!r} returned size {out.shape[:2]} for input "
+                           f"{image.shape[:2]}; expected {want} (scale {stage.scale})")
+    return out
+
+
+class Pipeline(Preprocessor):
+    """Stages applied left to right; `down` stages resize back to the pipeline's input size."""
+
+    def __init__(self, stages: list[Preprocessor], name: str):
+        self.stages, self.name = stages, name
+        scale = 1
+        for stage in stages:
+            scale = 1 if isinstance(stage, DownToInput) else scale * stage.scale
+        self.scale = scale
+
+    def __call__(self, image):
+        check_image(image, what="preprocessor input")
+        out = image
+        for stage in self.stages:
+            if isinstance(stage, DownToInput):
+                out = stage.resize_to(out, image.shape[:2])
+            else:
+                out = _check_output(stage, out, stage(out))
+        return out
+
+    def process_batch(self, images):
+        if not images:
+            return []
+        outs = list(images)
+        for stage in self.stages:
+            if isinstance(stage, DownToInput):
+                outs = [stage.resize_to(o, i.shape[:2]) for o, i in zip(outs, images)]
+            else:
+                new = stage.process_batch(outs)
+                outs = [_check_output(stage, o, n) for o, n in zip(outs, new)]
+        return outs
+
+    def describe(self):
+        if len(self.stages) == 1:
+            return {**self.stages[0].describe(), "name": self.name}
+        return {"name": self.name, "scale": self.scale, "stages": [s.describe() for s in self.stages]}
+
+    @property
+    def num_parameters(self):
+        counts = [s.num_parameters for s in self.stages]
+        known = [c for c in counts if c is not None]
+        return sum(known) if known else None
+
+
+# The name table. Values are factories or "module:attribute" strings resolved on first use; every
+# factory is called as factory(options: BuildOptions) and returns a Preprocessor.
+REGISTRY: dict[str, Callable[[BuildOptions], Preprocessor] | str] = {
+    "none": lambda options: Identity(),
+    "bicubic": lambda options: Bicubic(4),
+    "down": lambda options: DownToInput(),
+}
+
+# Stage prefixes handled by plug-in loaders: "prefix:REST" -> factory(rest, options).
+PLUGIN_PREFIXES: dict[str, str] = {}
+
+
+def register(name: str, factory: Callable[[BuildOptions], Preprocessor] | Callable[[np.ndarray], np.ndarray] |
+             Preprocessor, scale: int | None = None) -> None:
+    """Register a restorer under `name` for this process (e.g. from a notebook).
+
+    `factory` is a Preprocessor instance, a factory taking BuildOptions, or (with `scale` given) a
+    plain function image -> image.
+    """
+    if not name or "+" in name or ":" in name:
+        raise HarnessError(f"bad preprocessor name {name!r}: no '+' or ':' allowed")
+    if isinstance(factory, Preprocessor):
+        REGISTRY[name] = lambda options, _p=factory: _p
+    elif scale is not None:
+        REGISTRY[name] = lambda options, _f=factory: FunctionPreprocessor(_f, name, scale)
+    else:
+        REGISTRY[name] = factory
+
+
+def known_names() -> list[str]:
+    """Return the registered preprocessor names, sorted."""
+    return sorted(REGISTRY)
+
+
+def _resolve(target: str | Callable) -> Callable:
+    if callable(target):
+        return target
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def build_stage(spec: str, options: BuildOptions) -> Preprocessor:
+    """Return the Preprocessor for one stage: a registered name, `prefix:ARG`, or `module:callable`."""
+    if spec in REGISTRY:
+        stage = _resolve(REGISTRY[spec])(options)
+    elif ":" in spec:
+        prefix, _, rest = spec.partition(":")
+        if prefix in PLUGIN_PREFIXES:
+            stage = _resolve(PLUGIN_PREFIXES[prefix])(rest, options)
+        elif "module:callable" in PLUGIN_PREFIXES:
+            stage = _resolve(PLUGIN_PREFIXES["module:callable"])(spec, options)
+        else:
+            raise HarnessError(f"plug-in {spec!r}: plug-in loading is not available")
+    else:
+        raise HarnessError(f"unknown preprocessor {spec!r}; known: {', '.join(known_names())}, "
+                           f"or spandrel:PATH, or MODULE:CALLABLE")
+    if not isinstance(stage, Preprocessor):
+        raise HarnessError(f"preprocessor {spec!r}: factory returned {type(stage).__name__}, "
+                           f"not a Preprocessor")
+    return stage
+
+
+def build(spec: str, options: BuildOptions | None = None) -> Preprocessor:
+    """Return the Preprocessor named by `spec` (stages joined by '+', applied left to right)."""
+    options = options or BuildOptions()
+    parts = [p.strip() for p in spec.split("+")]
+    if not spec.strip() or any(not p for p in parts):
+        raise HarnessError(f"bad preprocessor spec {spec!r}: empty stage")
+    if parts[0] == "down":
+        raise HarnessError(f"bad preprocessor spec {spec!r}: 'down' must follow another stage")
+    # Even one stage goes in a Pipeline: it checks every stage's output size and dtype.
+    return Pipeline([build_stage(p, options) for p in parts], name=spec)

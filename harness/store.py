@@ -1,0 +1,116 @@
+"""Results on disk: atomic writes, and per-item JSON-lines records that make a run resumable.
+
+A record store is a folder holding `config.json` (the configuration and provenance of the run that
+made it) and one or more `records*.jsonl` files (one per writer, e.g. per rank of a sharded run). Each
+record is one line, flushed and fsynced when written, so an interrupted run loses at most the line
+being written; a torn last line is ignored when reading.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder and `os.replace`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write `obj` as indented JSON to `path` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def config_key(config: dict) -> str:
+    """Return a short stable hash of a JSON-able configuration (the identity of a record store)."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Return the hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class RecordStore:
+    """Per-item records of one configuration, appended as JSON lines; `done()` gives finished ids."""
+
+    def __init__(self, folder: str | os.PathLike, config: dict, provenance: dict | None = None,
+                 writer: str = ""):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        config_path = self.folder / "config.json"
+        if not config_path.exists():
+            atomic_write_json(config_path, {"config": config, "provenance": provenance or {}})
+        self.path = self.folder / (f"records.{writer}.jsonl" if writer else "records.jsonl")
+
+    def records(self) -> list[dict]:
+        """Return every complete record of this store (all writers), the last one per id winning."""
+        return list(read_records(self.folder).values())
+
+    def done(self) -> set[str]:
+        """Return the ids of items already recorded."""
+        return set(read_records(self.folder))
+
+    def append(self, record: dict) -> None:
+        """Append one record (must have an `id`) durably."""
+        line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
+
+
+def read_records(folder: str | os.PathLike) -> dict[str, dict]:
+    """Return {id: record} from every `records*.jsonl` in `folder`, skipping torn lines."""
+    out: dict[str, dict] = {}
+    for path in sorted(Path(folder).glob("records*.jsonl")):
+        for line in _lines(path):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by an interrupted write
+            if isinstance(rec, dict) and "id" in rec:
+                out[str(rec["id"])] = rec
+    return out
+
+
+def _lines(path: Path) -> Iterable[str]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield line

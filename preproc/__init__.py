@@ -1,0 +1,1 @@
+"""Restorers: network families, checkpoint loaders, training, and the preprocessors built on them."""

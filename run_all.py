@@ -1,0 +1,90 @@
+"""Run benchmark tasks with one or more preprocessors (restorers); the one command users type.
+
+    python run_all.py --task quality --preproc bicubic cajnn --data SET5 SET14 --qf 10 20 40
+    python run_all.py --task icdar13 --preproc none cajnn cajnn+down
+    python run_all.py --task widerface --preproc cajnn
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from harness.cli import ArgumentParser, RunContext, check_data_paths, positive_int
+from harness.errors import HarnessError
+from harness.registry import BuildOptions
+from tasks import TASKS
+
+
+def build_parser() -> tuple[ArgumentParser, dict]:
+    parser = ArgumentParser(prog="run_all.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--task", nargs="+", default=["quality"],
+                        help=f"task(s) to run: {', '.join(TASKS)} or all (default: quality)")
+    parser.add_argument("--preproc", nargs="+", default=None,
+                        help="preprocessor specs, e.g. none bicubic cajnn cajnn+down spandrel:PATH "
+                             "my_module:restore (default: the task's own list)")
+    parser.add_argument("--data", nargs="+", default=None,
+                        help="dataset path(s); without it, a small embedded smoke set")
+    parser.add_argument("--out", default="results", help="output folder (default: results)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N items")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="torch CPU threads (default: torch's own choice); fixed for reproducible runs")
+    parser.add_argument("--weights", nargs="+", default=[], metavar="NAME=PATH",
+                        help="weights for a named stage, e.g. cajnn=my_cajnn.pth")
+    parser.add_argument("--tile", type=positive_int, default=None,
+                        help="tile size (LR pixels) for network restorers; bounds memory")
+    modules = {name: importlib.import_module(module) for name, module in TASKS.items()}
+    for module in modules.values():
+        module.add_arguments(parser)
+    return parser, modules
+
+
+def parse_weights(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise HarnessError(f"bad --weights {item!r}: expected NAME=PATH, e.g. cajnn=weights.pth")
+        if not Path(path).is_file():
+            raise HarnessError(f"--weights {item}: no such file {path}")
+        out[name] = path
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    tasks = list(TASKS) if "all" in args.task else args.task
+    for task in tasks:
+        if task not in TASKS:
+            raise HarnessError(f"unknown task {task!r}; known: {', '.join(TASKS)}, all")
+    check_data_paths(args.data)
+    options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile)
+    try:
+        import torch
+
+        torch.set_flush_denormal(True)  # denormal activations run several times slower on CPU
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    except ImportError:
+        pass
+    for task in tasks:
+        module = modules[task]
+        specs = args.preproc or list(getattr(module, "DEFAULT_PREPROC", ["none", "bicubic"]))
+        ctx = RunContext(args=args, out_dir=Path(args.out), preproc_specs=specs, build_options=options)
+        for spec in specs:  # fail fast on a bad name before any long work
+            ctx.preprocessor(spec)
+        module.run(ctx)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except HarnessError as exc:
+        print(f"run_all.py: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("run_all.py: interrupted; finished items are saved, re-run to resume", file=sys.stderr)
+        sys.exit(130)

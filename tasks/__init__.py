@@ -1,0 +1,6 @@
+"""Tasks of the benchmark. Each task module has `add_arguments(parser)` and `run(ctx) -> list[Path]`."""
+
+# The name table of tasks: name -> module. `run_all.py --task all` runs them in this order.
+TASKS: dict[str, str] = {
+    "quality": "tasks.quality.task",
+}
