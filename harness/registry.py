@@ -164,10 +164,19 @@ REGISTRY: dict[str, Callable[[BuildOptions], Preprocessor] | str] = {
     "none": lambda options: Identity(),
     "bicubic": lambda options: Bicubic(4),
     "down": lambda options: DownToInput(),
+    "cajnn": "preproc.cajnn:build_preprocessor",
+    "rrdb": "preproc.rrdbnet:build_preprocessor",
+    "arcnn": "preproc.arcnn:build_preprocessor",
+    "dncnn": "preproc.dncnn:build_preprocessor",
+    "realesrgan": "preproc.realesrgan:build_preprocessor",
 }
 
-# Stage prefixes handled by plug-in loaders: "prefix:REST" -> factory(rest, options).
-PLUGIN_PREFIXES: dict[str, str] = {}
+# Stage prefixes handled by plug-in loaders: "prefix:REST" -> factory(rest, options). The key
+# "module:callable" handles every other "a.b:c" stage (a user's Python function or class).
+PLUGIN_PREFIXES: dict[str, str] = {
+    "spandrel": "preproc.plugins:spandrel_stage",
+    "module:callable": "preproc.plugins:callable_stage",
+}
 
 
 def register(name: str, factory: Callable[[BuildOptions], Preprocessor] | Callable[[np.ndarray], np.ndarray] |

@@ -1,0 +1,1 @@
+"""The icdar13 task."""
