@@ -1,0 +1,34 @@
+"""Record stores: atomic writes, resume, torn lines, several writers."""
+import json
+
+from harness.store import RecordStore, atomic_write_text, config_key, read_records
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "sub" / "a.txt"
+    atomic_write_text(path, "one")
+    atomic_write_text(path, "two")
+    assert path.read_text() == "two"
+    assert [p.name for p in path.parent.iterdir()] == ["a.txt"]
+
+
+def test_records_resume_and_torn_last_line(tmp_path):
+    store = RecordStore(tmp_path / "s", {"a": 1})
+    store.append({"id": "img1", "v": 1})
+    store.append({"id": "img2", "v": 2})
+    with open(store.path, "a") as fh:
+        fh.write('{"id": "img3", "v"')  # interrupted mid-line
+    again = RecordStore(tmp_path / "s", {"a": 1})
+    assert again.done() == {"img1", "img2"}
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["config"] == {"a": 1}
+
+
+def test_several_writers_merge(tmp_path):
+    RecordStore(tmp_path, {}, writer="rank0").append({"id": "a"})
+    RecordStore(tmp_path, {}, writer="rank1").append({"id": "b"})
+    assert set(read_records(tmp_path)) == {"a", "b"}
+
+
+def test_config_key_is_order_independent():
+    assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
+    assert config_key({"a": 1}) != config_key({"a": 2})

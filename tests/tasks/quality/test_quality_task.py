@@ -1,0 +1,77 @@
+"""The quality task end to end: Table I layout, resume, corrupt images, the embedded default."""
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import run_all
+from harness import registry
+from tests.conftest import require_shared_data
+
+
+def _write_images(folder, n=3, size=(40, 52)):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, size + (3,), dtype=np.uint8)).save(folder / f"im{i}.png")
+    return folder
+
+
+def test_acceptance_bicubic_rows_set5_set14(tmp_path):
+    set5, set14 = require_shared_data("sr", "Set5"), require_shared_data("sr", "Set14")
+    run_all.main(["--task", "quality", "--preproc", "bicubic", "--data", str(set5), str(set14),
+                  "--qf", "10", "20", "40", "--out", str(tmp_path)])
+    table = pd.read_csv(tmp_path / "quality" / "table1.csv")
+    assert len(table) == 6 and (table.n_failed == 0).all()
+    assert (table.delta_psnr.abs() <= 0.01).all()
+    assert (table.delta_ssim.abs() <= 0.0002).all()
+    md = (tmp_path / "quality" / "table1.md").read_text()
+    assert "Set5 PSNR/SSIM" in md and "Provenance" in md and "commit" in md
+
+
+def test_corrupt_image_is_recorded_and_run_continues(tmp_path):
+    data = _write_images(tmp_path / "set")
+    (data / "zz_broken.png").write_bytes(b"not an image")
+    run_all.main(["--task", "quality", "--preproc", "bicubic", "--data", str(data), "--qf", "30",
+                  "--out", str(tmp_path / "out")])
+    per_image = pd.read_csv(tmp_path / "out" / "quality" / "per_image.csv")
+    broken = per_image[per_image.image == "zz_broken.png"]
+    assert len(broken) == 1 and "zz_broken.png" in broken.error.iloc[0]
+    table = pd.read_csv(tmp_path / "out" / "quality" / "table1.csv")
+    assert table.n_images.iloc[0] == 3 and table.n_failed.iloc[0] == 1
+
+
+def test_rerun_resumes_without_recomputing(tmp_path, monkeypatch):
+    data = _write_images(tmp_path / "set", n=2)
+    calls = []
+
+    def counting(image):
+        calls.append(1)
+        return image.repeat(4, axis=0).repeat(4, axis=1)
+
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register("counting", counting, scale=4)
+    args = ["--task", "quality", "--preproc", "counting", "--data", str(data), "--qf", "50",
+            "--out", str(tmp_path / "out")]
+    run_all.main(args)
+    assert len(calls) == 2
+    run_all.main(args)
+    assert len(calls) == 2  # everything was already scored
+    _write_images(tmp_path / "set", n=3)  # a new image appears: only it is scored
+    run_all.main(args)
+    assert len(calls) == 3
+
+
+def test_embedded_default_runs_without_network(tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable in this test")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    run_all.main(["--task", "quality", "--preproc", "bicubic", "--qf", "40", "--limit", "2",
+                  "--out", str(tmp_path)])
+    table = pd.read_csv(tmp_path / "quality" / "table1.csv")
+    assert table.set.iloc[0] == "skimage-smoke" and table.n_images.iloc[0] == 2
+    assert 15 < table.psnr.iloc[0] < 40
