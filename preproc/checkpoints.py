@@ -174,3 +174,44 @@ def save_weights(path: str | Path, model: nn.Module, **metadata) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     torch.save({"params": state, **metadata}, buffer)
     atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def load_model(factory: Callable[..., nn.Module], source, what: str = "weights",
+               rename: Callable[[dict], dict] | None = None,
+               infer_config: Callable[[dict], dict] | None = None) -> tuple[nn.Module, dict]:
+    """Return (model built as the checkpoint says, its metadata), weights loaded strictly.
+
+    The constructor arguments are the checkpoint's `config` entry (written by `preproc.train`), or,
+    for a checkpoint without one, `infer_config(state)` read from the tensor shapes, or the defaults.
+    """
+    label = f"{what} weights {source}" if isinstance(source, (str, Path)) else what
+    obj = read_checkpoint(source, what) if isinstance(source, (str, Path)) else source
+    config = obj.get("config") if isinstance(obj, Mapping) else None
+    if not isinstance(config, Mapping):
+        state = unwrap_state_dict(obj, label)
+        config = infer_config(rename(state) if rename else state) if infer_config else {}
+    try:
+        model = factory(**config)
+    except TypeError as exc:
+        raise HarnessError(f"{label}: config {dict(config)} does not fit {factory.__name__} ({exc})") from None
+    meta = load_weights(model, obj, what=label, rename=rename)
+    return model, {**meta, "config": dict(config)}
+
+
+def restorer_from_weights(name: str, loader: Callable[[object], tuple[nn.Module, dict]],
+                          default_path: Path, options, scale: int | None = None):
+    """Return the Preprocessor `name` running `loader(path)`'s network on `options.weights[name]` or the
+    shipped `default_path`; its description records the weights file, hash, config and training length."""
+    from harness.store import file_sha256
+    from preproc.torch_restorer import TorchRestorer
+
+    path = Path(options.weights.get(name, default_path))
+    if name not in options.weights and not path.is_file():
+        raise HarnessError(f"shipped {name} weights {path} are missing; pass --weights {name}=PATH")
+    model, meta = loader(path)
+    extra = {"weights": str(path), "weights_sha256": file_sha256(path), "config": meta["config"]}
+    for key in ("iterations", "train_config", "train_wall_s"):
+        if key in meta:
+            extra[key] = meta[key]
+    scale = scale if scale is not None else int(getattr(model, "scale", 1))
+    return TorchRestorer(model, scale=scale, name=name, options=options, describe_extra=extra)

@@ -17,7 +17,7 @@ from torch import nn
 
 from harness.errors import HarnessError
 from preproc.blocks import RRDB
-from preproc.checkpoints import load_weights, read_checkpoint, rrdbnet_keys, unwrap_state_dict
+from preproc.checkpoints import load_model, restorer_from_weights, rrdbnet_keys
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # The weights the `rrdb` preprocessor uses by default (trained here; model card: same stem, .md).
@@ -86,30 +86,15 @@ def load_rrdbnet(source, what: str = "rrdb") -> tuple[RRDBNet, dict]:
     """Return (RRDBNet with the weights in `source`, the checkpoint's metadata).
 
     `source` is a path or a checkpoint object in any of the three layouts of REFERENCE.md 6.1, with or
-    without wrappers and prefixes; the size (nf, nb, gc, scale) is read from the weights.
+    without wrappers and prefixes; the size (nf, nb, gc, scale) is the checkpoint's `config` entry or is
+    read from the weights.
     """
-    obj = read_checkpoint(source, what) if isinstance(source, (str, Path)) else source
-    label = f"{what} weights {source}" if isinstance(source, (str, Path)) else what
-    config = config_from_state_dict(rrdbnet_keys(unwrap_state_dict(obj, label)))
-    model = RRDBNet(**config)
-    meta = load_weights(model, obj, what=label, rename=rrdbnet_keys)
-    return model, {**meta, "config": config}
+    return load_model(RRDBNet, source, what=what, rename=rrdbnet_keys, infer_config=config_from_state_dict)
 
 
 def build_preprocessor(options):
     """Return the `rrdb` Preprocessor: shipped weights, or `options.weights['rrdb']`."""
-    from harness.store import file_sha256
-    from preproc.torch_restorer import TorchRestorer
-
-    path = Path(options.weights.get("rrdb", DEFAULT_WEIGHTS))
-    if "rrdb" not in options.weights and not path.is_file():
-        raise HarnessError(f"shipped RRDB weights {path} are missing; pass --weights rrdb=PATH")
-    model, meta = load_rrdbnet(path)
-    extra = {"weights": str(path), "weights_sha256": file_sha256(path), "config": meta["config"]}
-    for key in ("iterations", "train_config"):
-        if key in meta:
-            extra[key] = meta[key]
-    return TorchRestorer(model, scale=model.scale, name="rrdb", options=options, describe_extra=extra)
+    return restorer_from_weights("rrdb", load_rrdbnet, DEFAULT_WEIGHTS, options)
 
 
 def main(argv: list[str] | None = None) -> None:
