@@ -1,0 +1,499 @@
+"""Train a restoration network on HR image folders with pairs degraded on the fly (one trainer for all).
+
+    python -m preproc.train --config cpu_small --out /work/cajnn_train --threads 2
+    python -m preproc.train --config paper --out runs/cajnn_paper --device cuda
+    torchrun --nproc_per_node 4 -m preproc.train --config paper --out runs/cajnn_paper --device cuda
+
+A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` in MODELS, or
+`module:Class`, plus its constructor arguments), the pair mode, the data and the schedule:
+
+- pair mode `joint`: LR-JPEG -> HR (CAJNN); `car`: LR-JPEG -> clean LR (ARCNN, DnCNN); `sr`: clean
+  LR -> HR (RRDBNet). LR = MATLAB bicubic x1/scale of the HR patch (`harness.degrade`), JPEG at a QF
+  drawn uniformly from `qf` per patch.
+- Patches: an `hr_patch` px HR crop at a position that is a multiple of `scale`, one of the 8 dihedral
+  transforms, then degraded **as a patch** (the JPEG 8x8 grid is aligned to the patch, not the image;
+  cheaper than degrading whole images, and it varies the grid phase). Training images are held in RAM;
+  images smaller than the patch are skipped.
+- L1 loss, Adam(0.9, 0.99), cosine annealing from `lr` to `eta_min` restarted after each of `periods`
+  (the last period repeats), validation Y-PSNR on the first `val_images` images of `val_folder`
+  (excluded from training) at the QFs `val_qf`.
+
+The output folder holds `last.pth` (model, optimizer, iteration, RNG states: an interrupted run resumes
+exactly), `best.pth` (weights with the best validation PSNR, in the shippable format
+`{"params", "config", "iterations", ...}`) and `log.jsonl` (the curve). Without `last.pth`, `--init`
+(or the config's `init`) starts from existing weights. Under torchrun (WORLD_SIZE > 1) the model is
+wrapped in DistributedDataParallel; each rank draws `batch / world_size` patches with its own seed,
+and rank 0 validates, logs and checkpoints (it stores its own RNG state; other ranks reseed from the
+iteration on resume).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from harness.degrade import jpeg, modcrop
+from harness.errors import HarnessError
+from harness.image import ImageLoadError, list_images, load_image
+from harness.metrics import psnr_y
+from harness.resize import imresize
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Model factories by name ("module:attribute", imported on use) for `model.name` in a config.
+MODELS = {
+    "cajnn": "preproc.cajnn:CAJNN",
+    "rrdbnet": "preproc.rrdbnet:RRDBNet",
+    "arcnn": "preproc.arcnn:ARCNN",
+    "dncnn": "preproc.dncnn:DnCNN",
+}
+PAIR_MODES = ("joint", "car", "sr")
+
+
+@dataclass
+class TrainConfig:
+    """A training configuration (the fields of a `preproc/configs/*.json` file)."""
+
+    name: str = "custom"
+    model: dict = field(default_factory=lambda: {"name": "cajnn", "nf": 64, "gc": 32, "nb": 20})
+    pair: str = "joint"
+    scale: int = 4
+    train_folders: list = field(default_factory=lambda: ["../shared/data/train/T91",
+                                                          "../shared/data/train/BSD200"])
+    val_folder: str = "../shared/data/train/BSD200"
+    val_images: int = 10
+    val_qf: list = field(default_factory=lambda: [10, 40])
+    hr_patch: int = 128
+    qf: list = field(default_factory=lambda: [10, 100])
+    batch: int = 16
+    iterations: int = 100000
+    lr: float = 2e-4
+    eta_min: float = 1e-7
+    periods: list = field(default_factory=lambda: [250000])
+    betas: list = field(default_factory=lambda: [0.9, 0.99])
+    log_every: int = 50
+    val_every: int = 1000
+    checkpoint_every: int = 200
+    seed: int = 0
+    init: str | None = None
+    channels_last: bool = True  # measured 1.5x faster for CAJNN training on this CPU
+
+    @classmethod
+    def load(cls, name_or_path: str) -> "TrainConfig":
+        """Return the config named `name_or_path` (in preproc/configs/) or stored at that path."""
+        path = Path(name_or_path)
+        if not path.suffix:
+            path = CONFIG_DIR / f"{name_or_path}.json"
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.json")))
+            raise HarnessError(f"training config {name_or_path!r} not found (known: {known})")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"{path}: bad JSON ({exc})") from None
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise HarnessError(f"{path}: unknown config keys {unknown}")
+        config = cls(**data)
+        config.validate(str(path))
+        return config
+
+    def validate(self, where: str = "config") -> None:
+        """Raise HarnessError naming the first bad field."""
+        if self.pair not in PAIR_MODES:
+            raise HarnessError(f"{where}: pair must be one of {PAIR_MODES}, got {self.pair!r}")
+        if self.hr_patch % self.scale:
+            raise HarnessError(f"{where}: hr_patch {self.hr_patch} is not a multiple of scale {self.scale}")
+        if not (1 <= self.qf[0] <= self.qf[1] <= 100):
+            raise HarnessError(f"{where}: qf must be [low, high] within 1..100, got {self.qf}")
+        if not self.periods or min(self.periods) <= 0:
+            raise HarnessError(f"{where}: periods must be positive, got {self.periods}")
+        if "name" not in self.model:
+            raise HarnessError(f"{where}: model needs a 'name'")
+
+
+def build_model(model_config: dict) -> nn.Module:
+    """Return the network named by `model_config['name']` built with the remaining keys."""
+    kwargs = dict(model_config)
+    name = kwargs.pop("name")
+    target = MODELS.get(name, name)
+    if ":" not in target:
+        raise HarnessError(f"unknown model {name!r}; known: {', '.join(MODELS)} or module:Class")
+    module_name, _, attr = target.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise HarnessError(f"model {name!r}: cannot import {target} ({exc})") from None
+    return factory(**kwargs)
+
+
+def lr_at(iteration: int, config: TrainConfig) -> float:
+    """Return the learning rate at `iteration` (0-based): cosine from lr to eta_min within each period."""
+    start = 0
+    periods = list(config.periods)
+    i = 0
+    while True:
+        period = periods[min(i, len(periods) - 1)]
+        if iteration < start + period:
+            t = (iteration - start) / period
+            return config.eta_min + 0.5 * (config.lr - config.eta_min) * (1 + math.cos(math.pi * t))
+        start += period
+        i += 1
+
+
+def dihedral(img: np.ndarray, k: int) -> np.ndarray:
+    """Return `img` (HxWxC) under dihedral transform k in 0..7: k % 4 quarter turns, flipped if k >= 4."""
+    out = np.rot90(img, k % 4, axes=(0, 1))
+    if k >= 4:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+def dihedral_tensor(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """Return NCHW `x` under dihedral transform k (or its inverse), matching `dihedral` on HWC arrays."""
+    if not inverse:
+        x = torch.rot90(x, k % 4, dims=(2, 3))
+        return torch.flip(x, dims=(3,)) if k >= 4 else x
+    if k >= 4:
+        x = torch.flip(x, dims=(3,))
+    return torch.rot90(x, -(k % 4), dims=(2, 3))
+
+
+def make_pair(hr: np.ndarray, pair: str, scale: int, quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (network input, target) uint8 arrays for one HR image or patch and a JPEG quality."""
+    hr = modcrop(hr, scale)
+    lr = imresize(hr, 1.0 / scale)
+    if pair == "joint":
+        return jpeg(lr, quality), hr
+    if pair == "car":
+        return jpeg(lr, quality), lr
+    return lr, hr
+
+
+def load_folder_images(folders: list[str], skip: set[str] = frozenset()) -> list[tuple[str, np.ndarray]]:
+    """Return (path, image) for every readable image in `folders` whose path is not in `skip`."""
+    images = []
+    for folder in folders:
+        folder = _resolve_path(folder)
+        for path in list_images(folder):
+            if str(path) in skip:
+                continue
+            try:
+                images.append((str(path), load_image(path)))
+            except ImageLoadError as exc:
+                print(f"skipping unreadable training image: {exc}", file=sys.stderr)
+    return images
+
+
+def _resolve_path(path: str) -> Path:
+    """Return `path`, relative to the project root when relative and missing from the cwd."""
+    p = Path(path)
+    if not p.is_absolute() and not p.exists() and (PROJECT_ROOT / p).exists():
+        return PROJECT_ROOT / p
+    return p
+
+
+class PatchSampler:
+    """Draws training batches (input, target float tensors in [0, 1]) from images held in RAM."""
+
+    def __init__(self, images: list[np.ndarray], config: TrainConfig, seed: int):
+        self.config = config
+        self.images = [img for img in images if min(img.shape[:2]) >= config.hr_patch]
+        if not self.images:
+            raise HarnessError(f"no training image is at least {config.hr_patch} px on each side")
+        self.skipped = len(images) - len(self.images)
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return one batch of (input, target) NCHW float32 tensors."""
+        cfg, rng, patch = self.config, self.rng, self.config.hr_patch
+        inputs, targets = [], []
+        for _ in range(batch):
+            img = self.images[rng.integers(len(self.images))]
+            h, w = img.shape[:2]
+            y = int(rng.integers((h - patch) // cfg.scale + 1)) * cfg.scale
+            x = int(rng.integers((w - patch) // cfg.scale + 1)) * cfg.scale
+            hr = dihedral(img[y:y + patch, x:x + patch], int(rng.integers(8)))
+            quality = int(rng.integers(cfg.qf[0], cfg.qf[1] + 1))
+            inp, tgt = make_pair(hr, cfg.pair, cfg.scale, quality)
+            inputs.append(inp)
+            targets.append(tgt)
+        return to_tensor(np.stack(inputs)), to_tensor(np.stack(targets))
+
+
+def to_tensor(batch: np.ndarray) -> torch.Tensor:
+    """Return NHWC uint8 (or HWC) as NCHW float32 in [0, 1]."""
+    if batch.ndim == 3:
+        batch = batch[None]
+    return torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))).float().div_(255.0)
+
+
+def to_image(x: torch.Tensor) -> np.ndarray:
+    """Return a 1x3xHxW float tensor in [0, 1] as HxWx3 uint8 (rounded, clamped)."""
+    return x[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+class Validator:
+    """Y-PSNR of the model on held-out images at fixed QFs, beside the bicubic baseline."""
+
+    def __init__(self, images: list[tuple[str, np.ndarray]], config: TrainConfig):
+        self.pairs = {}  # qf -> list of (input uint8, target uint8)
+        self.baseline = {}
+        for quality in config.val_qf:
+            pairs = [make_pair(img, config.pair, config.scale, quality) for _, img in images]
+            self.pairs[quality] = pairs
+            up = config.scale if config.pair != "car" else 1
+            self.baseline[quality] = float(np.mean(
+                [psnr_y(imresize(i, up) if up > 1 else i, t) for i, t in pairs])) if pairs else None
+
+    @torch.inference_mode()
+    def __call__(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        """Return {"q10": mean Y-PSNR, ..., "mean": mean over QFs} of `model` (set to eval, then back)."""
+        was_training = model.training
+        model.eval()
+        result = {}
+        for quality, pairs in self.pairs.items():
+            scores = [psnr_y(to_image(model(to_tensor(i).to(device))), t) for i, t in pairs]
+            result[f"q{quality}"] = float(np.mean(scores))
+        model.train(was_training)
+        result["mean"] = float(np.mean(list(result.values())))
+        return result
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    """torch.save to a temporary file in the same folder, then os.replace."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def weights_file(model: nn.Module, config: TrainConfig, iteration: int, extra: dict) -> dict:
+    """Return the shippable weights dict {"params", "config", "model", "iterations", ...} of `model`."""
+    model_config = {k: v for k, v in config.model.items() if k != "name"}
+    return {"params": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+            "config": model_config, "model_name": config.model["name"], "pair": config.pair,
+            "iterations": iteration, "train_config": config.name, **extra}
+
+
+def _truncate_log(path: Path, iteration: int) -> None:
+    """Drop log lines written after `iteration` (from a run that stopped after its last checkpoint)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line).get("iter", 0) <= iteration:
+                kept.append(line)
+        except json.JSONDecodeError:
+            continue  # a torn last line
+    path.write_text("".join(k + "\n" for k in kept))
+
+
+def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads: int | None = None,
+          iterations: int | None = None, init: str | None = None, quiet: bool = False) -> dict:
+    """Train (or resume) as `config` says, writing to `out_dir`; return a summary dict."""
+    out_dir = Path(out_dir)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        import torch.distributed as dist
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+        if device.startswith("cuda"):
+            device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+            torch.cuda.set_device(device)
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        torch.set_flush_denormal(True)  # denormal activations are ~6x slower on this CPU
+    if threads:
+        torch.set_num_threads(threads)
+    total = iterations if iterations is not None else config.iterations
+    if rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    model = build_model(config.model).to(dev)
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
+    iteration, best, elapsed = 0, -float("inf"), 0.0
+    rng_state = None
+    last = out_dir / "last.pth"
+    if last.exists():
+        ckpt = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        iteration, best, elapsed = ckpt["iteration"], ckpt["best"], ckpt.get("elapsed_s", 0.0)
+        rng_state = ckpt["rng"]
+        source = f"resumed {last} at iteration {iteration}"
+    elif (init or config.init) and _resolve_path(init or config.init).is_file():
+        from preproc.cajnn import load_strict, unwrap_state_dict
+        path = _resolve_path(init or config.init)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        load_strict(model, unwrap_state_dict(obj, path), path)
+        iteration = int(obj.get("iterations", 0)) if isinstance(obj, dict) else 0
+        elapsed = float(obj.get("train_wall_s", 0.0)) if isinstance(obj, dict) else 0.0
+        source = f"initialised from {path} (iteration {iteration}; fresh optimizer)"
+    else:
+        source = "from scratch"
+
+    val_skip = set()
+    val_images = []
+    if config.val_images > 0:
+        val_paths = list_images(_resolve_path(config.val_folder))[:config.val_images]
+        val_skip = {str(p) for p in val_paths}
+        val_images = [(str(p), load_image(p)) for p in val_paths]
+    train_images = load_folder_images(config.train_folders, skip=val_skip)
+    sampler = PatchSampler([img for _, img in train_images], config, seed=config.seed + 1000 * rank)
+    torch.manual_seed(config.seed + 1000 * rank)
+    if rng_state is not None:
+        if rank == 0:
+            sampler.rng.bit_generator.state = rng_state["numpy"]
+            torch.set_rng_state(rng_state["torch"])
+        else:
+            sampler.rng = np.random.default_rng([config.seed + 1000 * rank, iteration])
+    validator = Validator(val_images, config) if rank == 0 and val_images else None
+
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    batch = max(1, config.batch // world)
+    log_path = out_dir / "log.jsonl"
+    if rank == 0:
+        _truncate_log(log_path, iteration)
+        _say(quiet, f"{config.name}: {sum(p.numel() for p in model.parameters()):,d} parameters, "
+                    f"{source}; {len(sampler.images)} training images ({sampler.skipped} smaller than "
+                    f"{config.hr_patch} px skipped), {len(val_images)} validation images, "
+                    f"batch {batch} x {world}, device {dev}, threads {torch.get_num_threads()}")
+        if validator:
+            _say(quiet, f"validation bicubic Y-PSNR: " +
+                 ", ".join(f"q{q} {v:.3f}" for q, v in validator.baseline.items()))
+
+    stop = {"flag": False}
+
+    def _stop(signum, frame):  # finish the current iteration, checkpoint, exit
+        stop["flag"] = True
+
+    old_handlers = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)} \
+        if rank == 0 and _is_main_thread() else {}
+
+    def save_checkpoint():
+        atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                           "iteration": iteration, "best": best, "elapsed_s": elapsed,
+                           "config": asdict(config),
+                           "rng": {"numpy": sampler.rng.bit_generator.state,
+                                   "torch": torch.get_rng_state()}}, last)
+
+    net.train()
+    running, count, t_mark, it_mark = 0.0, 0, time.time(), iteration
+    t_last = time.time()
+    log = open(log_path, "a") if rank == 0 else None
+    try:
+        while iteration < total and not stop["flag"]:
+            lr = lr_at(iteration, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            inp, tgt = sampler.sample(batch)
+            inp = inp.to(dev, non_blocking=True).contiguous(memory_format=fmt)
+            tgt = tgt.to(dev, non_blocking=True)
+            loss = F.l1_loss(net(inp), tgt)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            iteration += 1
+            running += loss.item()
+            count += 1
+            now = time.time()
+            elapsed += now - t_last
+            t_last = now
+            if rank != 0:
+                continue
+            if iteration % config.log_every == 0:
+                speed = (iteration - it_mark) / max(now - t_mark, 1e-9)
+                entry = {"iter": iteration, "loss": running / count, "lr": lr, "it_per_s": speed,
+                         "elapsed_s": round(elapsed, 1)}
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
+                _say(quiet, f"it {iteration}/{total} loss {entry['loss']:.5f} lr {lr:.2e} "
+                            f"{speed:.2f} it/s elapsed {elapsed / 60:.1f} min")
+                running, count, t_mark, it_mark = 0.0, 0, now, iteration
+            if validator and iteration % config.val_every == 0:
+                scores = validator(model, dev)
+                entry = {"iter": iteration, "val_psnr": scores,
+                         "val_gain": {k: scores[k] - validator.baseline[int(k[1:])]
+                                      for k in scores if k != "mean"}}
+                log.write(json.dumps(entry) + "\n")
+                log.flush()
+                _say(quiet, f"it {iteration} validation Y-PSNR " +
+                     ", ".join(f"{k} {v:.3f} ({entry['val_gain'][k]:+.3f} dB)"
+                               for k, v in scores.items() if k != "mean"))
+                if scores["mean"] > best:
+                    best = scores["mean"]
+                    atomic_torch_save(weights_file(model, config, iteration,
+                                                   {"val_psnr": scores, "train_wall_s": round(elapsed)}),
+                                      out_dir / "best.pth")
+                t_last = time.time()  # validation time is not training time
+            if iteration % config.checkpoint_every == 0:
+                save_checkpoint()
+        if rank == 0:
+            save_checkpoint()
+            if not validator:
+                atomic_torch_save(weights_file(model, config, iteration, {"train_wall_s": round(elapsed)}),
+                                  out_dir / "best.pth")
+    finally:
+        if log:
+            log.close()
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
+        if world > 1:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+    return {"iteration": iteration, "best": best, "elapsed_s": elapsed, "stopped": stop["flag"]}
+
+
+def _is_main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _say(quiet: bool, message: str) -> None:
+    if not quiet:
+        print(message, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(prog="python -m preproc.train", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="config name in preproc/configs/ or a JSON path")
+    parser.add_argument("--out", required=True, help="output folder (checkpoint, best weights, log)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--iterations", type=int, default=None, help="override the config's total")
+    parser.add_argument("--init", default=None, help="weights to start from when OUT has no checkpoint")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        config = TrainConfig.load(args.config)
+        if args.device.startswith("cuda") and not torch.cuda.is_available():
+            raise HarnessError("--device cuda: no CUDA device is available")
+        summary = train(config, args.out, device=args.device, threads=args.threads,
+                        iterations=args.iterations, init=args.init, quiet=args.quiet)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
