@@ -100,83 +100,21 @@ def config_from_state_dict(state: dict[str, torch.Tensor]) -> dict[str, int]:
     return {"nf": int(nf), "gc": int(gc), "nb": len(blocks)}
 
 
-def _load_checkpoint(path: str | Path):
-    """Return (state dict, stored config or None, the whole file) of a CAJNN weights file."""
-    try:
-        from preproc.checkpoints import load_weights  # the shared strict loader, when present
-    except ImportError:
-        load_weights = None
-    path = Path(path)
-    if not path.is_file():
-        raise HarnessError(f"CAJNN weights {path}: file not found")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise HarnessError(f"CAJNN weights {path}: cannot read ({exc})") from None
-    config = obj.get("config") if isinstance(obj, dict) and isinstance(obj.get("config"), dict) else None
-    state = unwrap_state_dict(obj, path)
-    return state, config, obj, load_weights
+def load_cajnn(source) -> tuple[CAJNN, dict]:
+    """Return (CAJNN with the weights in `source`, the file's metadata), loaded strictly.
 
+    The size comes from the file's `config` entry (written by `preproc.train`) or from the tensor shapes.
+    """
+    from preproc.checkpoints import load_model
 
-def unwrap_state_dict(obj, path) -> dict[str, torch.Tensor]:
-    """Return the state dict inside a checkpoint: unwraps params_ema/params/state_dict/model, strips `module.`."""
-    if isinstance(obj, dict):
-        for key in ("params_ema", "params", "state_dict", "model"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise HarnessError(f"{path}: not a state dict (expected tensors, possibly under "
-                           f"'params_ema', 'params', 'state_dict' or 'model')")
-    if obj and all(k.startswith("module.") for k in obj):
-        obj = {k[len("module."):]: v for k, v in obj.items()}
-    return obj
-
-
-def load_strict(model: nn.Module, state: dict[str, torch.Tensor], path) -> None:
-    """Load `state` into `model`; raise HarnessError naming missing, unexpected or mis-shaped keys."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-    if shapes:
-        problems.append(f"shape mismatch for {shapes[:8]}")
-    if problems:
-        raise HarnessError(f"{path}: does not fit {type(model).__name__}: " + "; ".join(problems))
-    model.load_state_dict(state, strict=True)
-
-
-def load_cajnn(path: str | Path) -> tuple[CAJNN, dict]:
-    """Return (CAJNN with the weights at `path`, the file's metadata); the size comes from the file."""
-    state, config, obj, _ = _load_checkpoint(path)
-    config = {k: int(config[k]) for k in ("nf", "gc", "nb")} if config else config_from_state_dict(state)
-    model = CAJNN(**config)
-    load_strict(model, state, path)
-    meta = {k: v for k, v in obj.items() if not isinstance(v, dict) or k == "config"} \
-        if isinstance(obj, dict) else {}
-    meta.pop("params", None)
-    return model.eval(), {"config": config, **{k: v for k, v in meta.items() if k != "config"}}
+    return load_model(CAJNN, source, what="CAJNN", infer_config=config_from_state_dict)
 
 
 def build_preprocessor(options):
-    """Return the `cajnn` Preprocessor: shipped weights, or `options.weights['cajnn']`."""
-    from harness.store import file_sha256
-    from preproc.torch_restorer import TorchRestorer
+    """Return the `cajnn` Preprocessor: the shipped weights, or `options.weights['cajnn']`."""
+    from preproc.checkpoints import restorer_from_weights
 
-    path = Path(options.weights.get("cajnn", DEFAULT_WEIGHTS))
-    if "cajnn" not in options.weights and not path.is_file():
-        raise HarnessError(f"shipped CAJNN weights {path} are missing; pass --weights cajnn=PATH")
-    model, meta = load_cajnn(path)
-    extra = {"weights": str(path), "weights_sha256": file_sha256(path), "config": meta["config"]}
-    for key in ("iterations", "train_config"):
-        if key in meta:
-            extra[key] = meta[key]
-    return TorchRestorer(model, scale=4, name="cajnn", options=options, describe_extra=extra)
+    return restorer_from_weights("cajnn", load_cajnn, DEFAULT_WEIGHTS, options, scale=4)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -161,16 +161,6 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def dihedral_tensor(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
-    """Return NCHW `x` under dihedral transform k (or its inverse), matching `dihedral` on HWC arrays."""
-    if not inverse:
-        x = torch.rot90(x, k % 4, dims=(2, 3))
-        return torch.flip(x, dims=(3,)) if k >= 4 else x
-    if k >= 4:
-        x = torch.flip(x, dims=(3,))
-    return torch.rot90(x, -(k % 4), dims=(2, 3))
-
-
 def make_pair(hr: np.ndarray, pair: str, scale: int, quality: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (network input, target) uint8 arrays for one HR image or patch and a JPEG quality."""
     hr = modcrop(hr, scale)
@@ -337,10 +327,11 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         rng_state = ckpt["rng"]
         source = f"resumed {last} at iteration {iteration}"
     elif (init or config.init) and _resolve_path(init or config.init).is_file():
-        from preproc.cajnn import load_strict, unwrap_state_dict
+        from preproc.checkpoints import load_weights, read_checkpoint
         path = _resolve_path(init or config.init)
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        load_strict(model, unwrap_state_dict(obj, path), path)
+        obj = read_checkpoint(path, "initial")
+        load_weights(model, obj, what=f"initial weights {path}")
+        model.train()
         iteration = int(obj.get("iterations", 0)) if isinstance(obj, dict) else 0
         elapsed = float(obj.get("train_wall_s", 0.0)) if isinstance(obj, dict) else 0.0
         source = f"initialised from {path} (iteration {iteration}; fresh optimizer)"
