@@ -312,6 +312,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     if rank == 0:
         out_dir.mkdir(parents=True, exist_ok=True)
 
+    torch.manual_seed(config.seed)  # the same initial weights on every rank and every run
     model = build_model(config.model).to(dev)
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)

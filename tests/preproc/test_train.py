@@ -1,0 +1,106 @@
+"""The trainer: schedule, pairs, augmentation, and an end-to-end smoke run with exact resume."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from harness.errors import HarnessError
+from preproc.train import TrainConfig, dihedral, lr_at, make_pair, train
+
+
+def test_cosine_schedule_with_restarts():
+    cfg = TrainConfig(lr=2e-4, eta_min=1e-7, periods=[100, 200])
+    assert lr_at(0, cfg) == pytest.approx(2e-4)
+    assert lr_at(50, cfg) == pytest.approx((2e-4 + 1e-7) / 2)
+    assert lr_at(100, cfg) == pytest.approx(2e-4)  # restart
+    assert lr_at(200, cfg) == pytest.approx(1e-7 + 0.5 * (2e-4 - 1e-7) * (1 + math.cos(math.pi / 2)))
+    assert lr_at(300, cfg) == pytest.approx(2e-4)  # the last period repeats
+
+
+def test_paper_config_is_the_papers():
+    cfg = TrainConfig.load("paper")
+    assert (cfg.batch, cfg.iterations, cfg.lr, cfg.eta_min) == (36, 1_000_000, 2e-4, 1e-7)
+    assert cfg.periods == [250_000] * 4 and cfg.hr_patch == 128 and cfg.qf == [10, 100]
+    assert cfg.model == {"name": "cajnn", "nf": 64, "gc": 32, "nb": 20}
+
+
+def test_bad_config_names_the_problem(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"pair": "joint", "learning_rate": 1}))
+    with pytest.raises(HarnessError, match="learning_rate"):
+        TrainConfig.load(str(path))
+    with pytest.raises(HarnessError, match="not found"):
+        TrainConfig.load("no_such_config")
+
+
+def test_pair_modes_sizes():
+    hr = np.random.default_rng(0).integers(0, 256, (34, 40, 3), dtype=np.uint8)
+    for mode, (ishape, tshape) in {"joint": ((8, 10), (32, 40)), "car": ((8, 10), (8, 10)),
+                                   "sr": ((8, 10), (32, 40))}.items():
+        inp, tgt = make_pair(hr, mode, 4, 20)
+        assert inp.shape[:2] == ishape and tgt.shape[:2] == tshape
+
+
+def test_eight_distinct_dihedral_transforms():
+    img = np.arange(2 * 3 * 1).reshape(2, 3, 1)
+    assert len({dihedral(img, k).tobytes() + bytes(dihedral(img, k).shape) for k in range(8)}) == 8
+
+
+def _write_images(folder, n, seed):
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        base = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        Image.fromarray(base).resize((40, 44), Image.BICUBIC).save(folder / f"img{i}.png")
+
+
+def _tiny_config(tmp_path) -> TrainConfig:
+    _write_images(tmp_path / "train", 3, 0)
+    _write_images(tmp_path / "val", 1, 1)
+    return TrainConfig(name="tiny", model={"name": "cajnn", "nf": 8, "gc": 4, "nb": 1}, pair="joint",
+                       train_folders=[str(tmp_path / "train")], val_folder=str(tmp_path / "val"),
+                       val_images=1, val_qf=[20], hr_patch=32, batch=2, iterations=6, lr=1e-3,
+                       eta_min=1e-5, periods=[4], log_every=1, val_every=2, checkpoint_every=2, seed=3)
+
+
+def test_smoke_training_resumes_exactly(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    straight = train(cfg, tmp_path / "straight", threads=1, iterations=6, quiet=True)
+    assert straight["iteration"] == 6
+    first = train(cfg, tmp_path / "resumed", threads=1, iterations=4, quiet=True)
+    assert first["iteration"] == 4
+    ckpt = torch.load(tmp_path / "resumed" / "last.pth", weights_only=False)
+    assert ckpt["iteration"] == 4
+    steps = {int(s["step"]) for s in ckpt["optimizer"]["state"].values()}
+    assert steps == {4}
+    second = train(cfg, tmp_path / "resumed", threads=1, iterations=6, quiet=True)
+    assert second["iteration"] == 6
+    ckpt = torch.load(tmp_path / "resumed" / "last.pth", weights_only=False)
+    assert {int(s["step"]) for s in ckpt["optimizer"]["state"].values()} == {6}
+    # Same loss curve and same weights as the uninterrupted run.
+    def losses(run):
+        lines = (tmp_path / run / "log.jsonl").read_text().splitlines()
+        return [(e["iter"], e["loss"]) for e in map(json.loads, lines) if "loss" in e]
+    assert [i for i, _ in losses("resumed")] == [1, 2, 3, 4, 5, 6]
+    assert np.allclose([l for _, l in losses("resumed")], [l for _, l in losses("straight")], atol=1e-6)
+    ref = torch.load(tmp_path / "straight" / "last.pth", weights_only=False)["model"]
+    for key, value in ckpt["model"].items():
+        assert torch.allclose(value, ref[key], atol=1e-6), key
+    # The best weights are in the shippable format and load into the preprocessor's loader.
+    from preproc.cajnn import load_cajnn
+    model, meta = load_cajnn(tmp_path / "resumed" / "best.pth")
+    assert meta["config"] == {"nf": 8, "gc": 4, "nb": 1}
+
+
+def test_init_from_weights_when_no_checkpoint(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    train(cfg, tmp_path / "a", threads=1, iterations=2, quiet=True)
+    out = train(cfg, tmp_path / "b", threads=1, iterations=3, init=str(tmp_path / "a" / "best.pth"),
+                quiet=True)
+    # best.pth of run a was written at iteration 2; run b continues the count from there.
+    assert out["iteration"] == 3
