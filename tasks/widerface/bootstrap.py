@@ -1,0 +1,68 @@
+"""Paired bootstrap over images for AP differences between conditions (REFERENCE.md section 7).
+
+The same resampled image list is used for every condition; score normalisation stays the one done
+once per submission; the face count is recomputed for each resample (a duplicated image counts twice).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tasks.widerface import evaluation as ev
+
+
+def resample_weights(num_images: int, resamples: int, seed: int) -> np.ndarray:
+    """Return (resamples, num_images) multiplicities of images drawn with replacement."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, num_images, size=(resamples, num_images))
+    weights = np.zeros((resamples, num_images))
+    np.add.at(weights, (np.repeat(np.arange(resamples), num_images), draws.ravel()), 1.0)
+    return weights
+
+
+def batched_voc_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """Return VOC all-point AP of each row of (R, 1000) recall / precision (as `ev.voc_ap`)."""
+    rows = len(recall)
+    mrec = np.hstack([np.zeros((rows, 1)), recall, np.ones((rows, 1))])
+    mpre = np.hstack([np.zeros((rows, 1)), precision, np.zeros((rows, 1))])
+    mpre = np.fmax.accumulate(mpre[:, ::-1], axis=1)[:, ::-1]
+    step = mrec[:, 1:] - mrec[:, :-1]
+    return np.where(step != 0, step * mpre[:, 1:], 0.0).sum(axis=1)
+
+
+def resampled_aps(evaluation: ev.Evaluation, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Return setting -> (R,) AP of each weighted resample."""
+    counts = ev.threshold_counts(evaluation)
+    out = {}
+    for setting, (proposals, tps) in counts.items():
+        prop = weights @ proposals
+        tp = weights @ tps
+        faces = weights @ evaluation.faces[setting]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[setting] = batched_voc_ap(tp / faces[:, None], tp / prop)
+    return out
+
+
+def bootstrap_differences(evaluations: dict[str, ev.Evaluation], baseline: str, resamples: int = 1000,
+                          seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Return one row per (condition != baseline, setting): AP difference and its percentile interval."""
+    base = evaluations[baseline]
+    weights = resample_weights(base.num_images, resamples, seed)
+    base_full = ev.summarize(ev.accumulate(base))
+    base_boot = resampled_aps(base, weights)
+    rows = []
+    for name, evaluation in evaluations.items():
+        if name == baseline:
+            continue
+        if evaluation.num_images != base.num_images:
+            raise ValueError(f"{name} and {baseline} cover different image lists")
+        full = ev.summarize(ev.accumulate(evaluation))
+        boot = resampled_aps(evaluation, weights)
+        for setting in ev.SETTINGS:
+            delta = boot[setting] - base_boot[setting]
+            low, high = np.nanpercentile(delta, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+            rows.append({"condition": name, "baseline": baseline, "setting": setting,
+                         "ap": full[setting], "ap_baseline": base_full[setting],
+                         "difference": full[setting] - base_full[setting], "ci_low": float(low),
+                         "ci_high": float(high), "resamples": resamples, "seed": seed})
+    return pd.DataFrame(rows)
