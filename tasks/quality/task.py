@@ -11,7 +11,7 @@ from tqdm import tqdm
 from harness.cli import RunContext, quality_factor
 from harness.degrade import degrade
 from harness.errors import HarnessError
-from harness.image import load_image
+from harness.image import load_image, save_image
 from harness.metrics import psnr_y, ssim_y
 from harness.provenance import provenance
 from harness.store import RecordStore, config_key
@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
                        help="JPEG quality factors of the LR input (default: 10 20 40)")
     group.add_argument("--crop-border", type=int, default=0,
                        help="pixels cropped from each border before PSNR/SSIM (default 0, as the paper)")
+    group.add_argument("--examples", type=int, default=1, metavar="N",
+                       help="save centre crops (HR, LR-JPEG, every output) of the first N images of each "
+                            "set under OUT/quality/examples for the report's image grid (default 1; 0: none)")
 
 
 def image_sets(ctx: RunContext) -> list[ImageSet]:
@@ -53,8 +56,22 @@ def _slug(spec: str) -> str:
     return "".join(c if c.isalnum() or c in "+-." else "_" for c in spec)[:40]
 
 
-def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext) -> None:
-    """Degrade one HR image at every QF, restore with every pending preprocessor, append records."""
+EXAMPLE_CROP = 128  # HR pixels (32 LR pixels), the side of the crops saved for the report
+
+
+def save_example(folder: Path, name: str, image: np.ndarray, hr_shape: tuple) -> None:
+    """Save the centre crop of `image` (HR size or LR size, aligned to the LR grid) as folder/name.png."""
+    side_lr = min(EXAMPLE_CROP, hr_shape[0], hr_shape[1]) // SCALE
+    top_lr, left_lr = (hr_shape[0] // SCALE - side_lr) // 2, (hr_shape[1] // SCALE - side_lr) // 2
+    f = SCALE if image.shape[0] == hr_shape[0] else 1  # HR-size images are cropped in HR pixels
+    rows, cols = slice(top_lr * f, (top_lr + side_lr) * f), slice(left_lr * f, (left_lr + side_lr) * f)
+    save_image(folder / f"{name}.png", image[rows, cols])
+
+
+def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
+                examples_dir: Path | None = None) -> None:
+    """Degrade one HR image at every QF, restore with every pending preprocessor, append records
+    (and, with `examples_dir`, save centre crops of HR, LR-JPEG and every output for the report)."""
     image_id = hr_path.name
     pending = {k: s for k, s in stores.items() if image_id not in s.done()}
     if not pending:
@@ -79,6 +96,9 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext) ->
                 pending[(qf, spec)].append({"id": image_id, "error": str(exc)})
             continue
         t_degrade = time.perf_counter() - t0
+        if examples_dir is not None:
+            save_example(examples_dir, "hr", hr, hr.shape)
+            save_example(examples_dir, f"lr_q{qf}", lr, hr.shape)
         for spec in specs:
             record = {"id": image_id, "qf": qf, "preproc": spec, "hr_shape": list(hr.shape),
                       "time_load": t_load, "time_degrade": t_degrade}
@@ -90,6 +110,8 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext) ->
                 record["psnr"] = psnr_y(out, hr, ctx.args.crop_border)
                 record["ssim"] = ssim_y(out, hr, ctx.args.crop_border)
                 record["time_score"] = time.perf_counter() - t0
+                if examples_dir is not None:
+                    save_example(examples_dir, f"q{qf}_{_slug(spec)}", out, hr.shape)
             except HarnessError as exc:
                 record = {"id": image_id, "qf": qf, "preproc": spec, "error": str(exc)}
             pending[(qf, spec)].append(record)
@@ -109,8 +131,10 @@ def run(ctx: RunContext) -> list[Path]:
         stores = {(qf, spec): _store(ctx, image_set, qf, spec) for qf in qfs for spec in ctx.preproc_specs}
         all_stores[image_set.name] = stores
         files = list(image_set.files)[: ctx.limit] if ctx.limit else list(image_set.files)
+        examples = {p.name for p in files[: max(0, getattr(ctx.args, "examples", 0))]}
         for path in tqdm(ctx.shard(files), desc=f"quality {image_set.name}", unit="img", disable=None):
-            score_image(path, qfs, stores, ctx)
+            examples_dir = ctx.task_dir("quality") / "examples" / image_set.name / path.name
+            score_image(path, qfs, stores, ctx, examples_dir if path.name in examples else None)
     if ctx.rank != 0:
         return []
     if ctx.world_size > 1:
