@@ -132,6 +132,16 @@ def process_image(image: WiderImage, conditions: list[Condition], stores: dict, 
             stores[condition.name].append({"id": image.name, "error": str(exc)})
 
 
+def run_order(images: list[WiderImage]) -> list[WiderImage]:
+    """Return the images interleaved by event (the first of every event, then the second, ...), so
+    that `--limit N` and an interrupted run cover all events evenly."""
+    by_event: dict[str, list[WiderImage]] = {}
+    for image in sorted(images, key=lambda im: im.name):
+        by_event.setdefault(image.name.split("/", 1)[0], []).append(image)
+    rounds = max((len(v) for v in by_event.values()), default=0)
+    return [group[k] for k in range(rounds) for group in by_event.values() if k < len(group)]
+
+
 def run(ctx: RunContext) -> list[Path]:
     """Detect under every condition, then (rank 0) write submissions, Table III, PR plots, bootstrap."""
     dataset = load(ctx)
@@ -141,7 +151,8 @@ def run(ctx: RunContext) -> list[Path]:
             check_restorer_scale(c.spec, ctx.preprocessor(c.spec).scale)
     detector = _detector(ctx)
     stores = {c.name: _store(ctx, dataset, c, detector) for c in conditions}
-    images = dataset.images[: ctx.limit] if ctx.limit else dataset.images
+    images = run_order(dataset.images)
+    images = images[: ctx.limit] if ctx.limit else images
     for image in tqdm(ctx.shard(images), desc=f"widerface {detector.name}", unit="img", disable=None):
         process_image(image, conditions, stores, detector, ctx)
     if ctx.world_size > 1:
