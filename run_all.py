@@ -10,7 +10,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from harness.cli import ArgumentParser, RunContext, check_data_paths, positive_int
+from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_paths, close_distributed,
+                         init_distributed, positive_int)
 from harness.errors import HarnessError
 from harness.registry import BuildOptions
 from tasks import TASKS
@@ -34,6 +35,10 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="weights for a named stage, e.g. cajnn=my_cajnn.pth")
     parser.add_argument("--tile", type=positive_int, default=None,
                         help="tile size (LR pixels) for network restorers; bounds memory")
+    parser.add_argument("--cache", default=None, metavar="DIR",
+                        help="keep restored images in DIR, keyed by input content and restorer (weights "
+                             "included), so a later run with another detector or recogniser skips the "
+                             "restorer")
     modules = {name: importlib.import_module(module) for name, module in TASKS.items()}
     for module in modules.values():
         module.add_arguments(parser)
@@ -55,12 +60,27 @@ def parse_weights(items: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
-    tasks = list(TASKS) if "all" in args.task else args.task
-    for task in tasks:
-        if task not in TASKS:
-            raise HarnessError(f"unknown task {task!r}; known: {', '.join(TASKS)}, all")
-    check_data_paths(args.data)
-    options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile)
+    # Under torchrun (WORLD_SIZE > 1) every rank runs this same code on its shard of each task's items;
+    # rank 0 merges the ranks' records and writes the tables (docs/scaling.md).
+    rank, world_size = init_distributed(args.device)
+    try:
+        return run_tasks(args, modules, rank, world_size)
+    finally:
+        close_distributed()
+
+
+def run_tasks(args, modules: dict, rank: int = 0, world_size: int = 1) -> int:
+    error, tasks, options = None, [], None
+    try:
+        tasks = list(TASKS) if "all" in args.task else args.task
+        for task in tasks:
+            if task not in TASKS:
+                raise HarnessError(f"unknown task {task!r}; known: {', '.join(TASKS)}, all")
+        check_data_paths(args.data)
+        options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile)
+    except HarnessError as exc:
+        error = str(exc)
+    agree_on_error(error, world_size)  # a rank that cannot start stops them all, not just itself
     try:
         import torch
 
@@ -72,11 +92,33 @@ def main(argv: list[str] | None = None) -> int:
     for task in tasks:
         module = modules[task]
         specs = args.preproc or list(getattr(module, "DEFAULT_PREPROC", ["none", "bicubic"]))
-        ctx = RunContext(args=args, out_dir=Path(args.out), preproc_specs=specs, build_options=options)
-        for spec in specs:  # fail fast on a bad name before any long work
-            ctx.preprocessor(spec)
+        ctx = RunContext(args=args, out_dir=Path(args.out), preproc_specs=specs, build_options=options,
+                         rank=rank, world_size=world_size)
+        error = None
+        try:
+            for spec in specs:  # fail fast on a bad name before any long work
+                ctx.preprocessor(spec)
+        except HarnessError as exc:
+            error = str(exc)
+        agree_on_error(error, world_size)
         module.run(ctx)
+        if world_size > 1 and rank != 0 and not ctx.finished_shard:
+            # The task synchronised on rank 0 only (`if ctx.rank != 0: return` before its
+            # dist.barrier()): meet that barrier here so rank 0 goes on. Tasks should call
+            # ctx.finish_shard() on every rank instead.
+            import torch.distributed as dist
+
+            dist.barrier()
+        _report_cache(ctx)
     return 0
+
+
+def _report_cache(ctx: RunContext) -> None:
+    for spec in ctx.preproc_specs:
+        pre = ctx.preprocessor(spec)
+        if hasattr(pre, "cache_summary"):
+            prefix = f"rank {ctx.rank}: " if ctx.world_size > 1 else ""
+            print(f"{prefix}{pre.cache_summary()}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -61,15 +61,42 @@ class RunContext:
     def limit(self) -> int | None:
         return self.args.limit
 
+    finished_shard: bool = False
+
     def preprocessor(self, spec: str) -> Preprocessor:
-        """Return the preprocessor for `spec`, built once per run."""
+        """Return the preprocessor for `spec`, built once per run (wrapped by the cache with --cache)."""
         if spec not in self._built:
-            self._built[spec] = build(spec, self.build_options)
+            pre = build(spec, self.build_options)
+            cache_dir = getattr(self.args, "cache", None)
+            if cache_dir:
+                from harness.cache import CachedPreprocessor
+
+                pre = CachedPreprocessor(pre, cache_dir, spec, self.build_options)
+            self._built[spec] = pre
         return self._built[spec]
 
     def shard(self, items: list) -> list:
-        """Return this rank's share of `items` (every world_size-th item, starting at rank)."""
-        return items[self.rank::self.world_size]
+        """Return this rank's share of `items`: a contiguous block, so that the ranks' record files,
+        read in rank order, list the items in their original order."""
+        n = len(items)
+        return items[n * self.rank // self.world_size: n * (self.rank + 1) // self.world_size]
+
+    @property
+    def writer(self) -> str:
+        """Return the record-file suffix of this rank ("" in an unsharded run); sorts in rank order."""
+        return f"rank{self.rank:05d}" if self.world_size > 1 else ""
+
+    def finish_shard(self) -> bool:
+        """Wait until every rank has recorded its shard; return True on the rank that writes the tables.
+
+        Every rank must call it (a task does `if not ctx.finish_shard(): return []` after its loop).
+        """
+        self.finished_shard = True
+        if self.world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+        return self.rank == 0
 
     def task_dir(self, task: str) -> Path:
         path = self.out_dir / task
@@ -82,3 +109,66 @@ def check_data_paths(paths: list[str] | None) -> None:
     for p in paths or []:
         if not os.path.exists(p):
             raise HarnessError(f"--data {p}: no such file or folder")
+
+
+# Ranks may finish their shards hours apart; the default collective timeout (30 min) would abort
+# the barrier that waits for the slowest one.
+DISTRIBUTED_TIMEOUT_S = 7 * 24 * 3600
+
+
+def init_distributed(device: str) -> tuple[int, int]:
+    """Join the process group that torchrun describes in the environment; return (rank, world_size).
+
+    Without torchrun (WORLD_SIZE unset or 1) nothing happens and the run is unsharded: (0, 1). With
+    `device` "cuda" the backend is NCCL and each rank uses the GPU LOCAL_RANK (torch's "cuda" then means
+    that GPU, so every rank's configuration, and its results folder, stays the same); otherwise gloo.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world_size <= 1:
+        return 0, 1
+    import datetime
+
+    import torch
+    import torch.distributed as dist
+
+    cuda = device.startswith("cuda")
+    if cuda:
+        if device != "cuda":
+            raise HarnessError(f"--device {device}: under torchrun use --device cuda; each rank takes the "
+                               f"GPU numbered by its LOCAL_RANK")
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if not torch.cuda.is_available() or local_rank >= torch.cuda.device_count():
+            raise HarnessError(f"--device cuda: rank with LOCAL_RANK {local_rank} has no GPU "
+                               f"{local_rank} ({torch.cuda.device_count()} visible); use "
+                               f"--nproc_per_node <= the number of GPUs")
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if cuda else "gloo",
+                                timeout=datetime.timedelta(seconds=DISTRIBUTED_TIMEOUT_S))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def close_distributed() -> None:
+    """Leave the process group, if this process joined one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def agree_on_error(error: str | None, world_size: int) -> None:
+    """Raise HarnessError on every rank if any rank reports an error, so no rank waits for the others.
+
+    `error` is this rank's one-line error or None. All ranks must call it at the same point.
+    """
+    if world_size > 1:
+        import torch.distributed as dist
+
+        errors = [None] * world_size
+        dist.all_gather_object(errors, error)
+        failed = [(rank, e) for rank, e in enumerate(errors) if e]
+        if failed:
+            rank, message = failed[0]
+            raise HarnessError(message if error else f"rank {rank}: {message}")
+    elif error:
+        raise HarnessError(error)
