@@ -1,0 +1,84 @@
+"""RapidOCR's bundled PP-OCR recognition model (ONNX, inside the `rapidocr` wheel), recognition only.
+
+Batching goes through a private API of rapidocr 3.10.0 (`RapidOCR._load_rec_model()` and
+`TextRecInput`, REFERENCE.md section 3): the version is pinned and a test exercises it. The batched
+path pads every image of a batch to the widest one (at least 320 x 48); to keep each word's result
+independent of its batch, words no wider than 320/48 are batched (their padded width is always 320)
+and wider ones run alone.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+
+import numpy as np
+
+from harness.errors import HarnessError
+from tasks.icdar13.recognizers import Recognizer, RecognizerOptions
+
+TESTED_VERSION = "3.10.0"
+
+
+class RapidOCRRecognizer(Recognizer):
+    """PP-OCR text-line recogniser of RapidOCR, run batched on word crops."""
+
+    name = "rapidocr"
+
+    def __init__(self, batch_size: int = 32, threads: int | None = None):
+        try:
+            from rapidocr import RapidOCR
+            from rapidocr.ch_ppocr_rec.typings import TextRecInput
+        except ImportError as exc:
+            raise HarnessError(f"recogniser rapidocr needs the packages rapidocr=={TESTED_VERSION} and "
+                               f"onnxruntime ({exc})") from None
+        self.version = importlib.metadata.version("rapidocr")
+        params = {"Global.use_det": False, "Global.use_cls": False, "Global.log_level": "warning",
+                  "Rec.rec_batch_num": int(batch_size)}
+        if threads:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = int(threads)
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        engine = RapidOCR(params=params)
+        if not hasattr(engine, "_load_rec_model"):
+            raise HarnessError(f"rapidocr {self.version}: no _load_rec_model (tested with {TESTED_VERSION}); "
+                               f"install rapidocr=={TESTED_VERSION}")
+        self._rec = engine._load_rec_model()
+        self._input = TextRecInput
+        self.batch_size, self.threads = int(batch_size), threads
+        shape = self._rec.rec_image_shape
+        self._max_ratio = shape[2] / shape[1]  # 320 / 48
+        cfg = self._rec.cfg
+        self.model = (f"{_value(cfg.get('ocr_version'))} {_value(cfg.get('lang_type'))} "
+                      f"{_value(cfg.get('model_type'))} rec ({_value(cfg.get('engine_type'))}, in the wheel)")
+
+    def _run(self, bgr: list[np.ndarray]) -> tuple[list[str], list[float]]:
+        out = self._rec(self._input(img=bgr))
+        return [str(t) for t in out.txts], [float(s) for s in out.scores]
+
+    def recognize(self, images):
+        bgr = [np.ascontiguousarray(img[:, :, ::-1]) for img in images]
+        texts, scores = [""] * len(bgr), [0.0] * len(bgr)
+        narrow = [i for i, im in enumerate(bgr) if im.shape[1] / im.shape[0] <= self._max_ratio]
+        wide = [i for i, im in enumerate(bgr) if im.shape[1] / im.shape[0] > self._max_ratio]
+        for start in range(0, len(narrow), self.batch_size):
+            chunk = narrow[start:start + self.batch_size]
+            t, s = self._run([bgr[i] for i in chunk])
+            for i, ti, si in zip(chunk, t, s):
+                texts[i], scores[i] = ti, si
+        for i in wide:
+            t, s = self._run([bgr[i]])
+            texts[i], scores[i] = t[0], s[0]
+        return texts, scores
+
+    def describe(self):
+        return {"name": self.name, "package": f"rapidocr {self.version}", "model": self.model,
+                "input": "BGR, height 48, width padded to max(320, own), batched <= 320 wide",
+                "batch_size": self.batch_size, "threads": self.threads}
+
+
+def _value(enum_or_text) -> str:
+    return str(getattr(enum_or_text, "value", enum_or_text))
+
+
+def build(options: RecognizerOptions) -> Recognizer:
+    if options.weights:
+        raise HarnessError("recogniser rapidocr uses the model inside its wheel; --recognizer-weights is for trba")
+    return RapidOCRRecognizer(batch_size=options.batch_size, threads=options.threads)
