@@ -454,6 +454,30 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     return {"iteration": iteration, "best": best, "elapsed_s": elapsed, "stopped": stop["flag"]}
 
 
+def export_weights(out_dir: str | Path, destination: str | Path) -> dict:
+    """Copy OUT/best.pth to `destination` (the shippable weights file) with the machine recorded.
+
+    Returns the file's metadata (everything but the tensors).
+    """
+    import platform
+
+    from harness.store import atomic_write_bytes
+
+    source = Path(out_dir) / "best.pth"
+    if not source.is_file():
+        raise HarnessError(f"{source}: no best weights yet (the first validation writes them)")
+    obj = torch.load(source, map_location="cpu", weights_only=True)
+    obj["params"] = {k: v.float().contiguous() for k, v in obj["params"].items()}
+    obj["machine"] = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, " \
+                     f"torch {torch.__version__}".replace("  ", " ")
+    obj["exported"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    import io
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(Path(destination), buffer.getvalue())
+    return {k: v for k, v in obj.items() if k != "params"}
+
+
 def _is_main_thread() -> bool:
     import threading
     return threading.current_thread() is threading.main_thread()
@@ -474,8 +498,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=None, help="override the config's total")
     parser.add_argument("--init", default=None, help="weights to start from when OUT has no checkpoint")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--export", metavar="DEST", default=None,
+                        help="do not train: copy OUT/best.pth to DEST (e.g. preproc/weights/cajnn_small.pth)")
     args = parser.parse_args(argv)
     try:
+        if args.export:
+            print(json.dumps(export_weights(args.out, args.export), default=str))
+            return
         config = TrainConfig.load(args.config)
         if args.device.startswith("cuda") and not torch.cuda.is_available():
             raise HarnessError("--device cuda: no CUDA device is available")

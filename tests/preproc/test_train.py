@@ -104,3 +104,17 @@ def test_init_from_weights_when_no_checkpoint(tmp_path):
                 quiet=True)
     # best.pth of run a was written at iteration 2; run b continues the count from there.
     assert out["iteration"] == 3
+
+
+def test_export_writes_loadable_weights(tmp_path):
+    from preproc.cajnn import load_cajnn
+    from preproc.train import export_weights
+
+    cfg = _tiny_config(tmp_path)
+    train(cfg, tmp_path / "run", threads=1, iterations=2, quiet=True)
+    meta = export_weights(tmp_path / "run", tmp_path / "cajnn_tiny.pth")
+    assert meta["iterations"] == 2 and "machine" in meta
+    model, info = load_cajnn(tmp_path / "cajnn_tiny.pth")
+    assert info["config"] == {"nf": 8, "gc": 4, "nb": 1} and info["iterations"] == 2
+    with pytest.raises(HarnessError, match="best.pth"):
+        export_weights(tmp_path / "empty", tmp_path / "x.pth")
