@@ -1,12 +1,381 @@
-"""Placeholder: the icdar13 task is being written (its issue is open). It registers no arguments yet."""
+"""Run the text-recognition task (Table II): recognise word crops after each preprocessor, score them
+against the labels, and compare every method with `none` on the same words (fixed / broken, McNemar).
+
+    python run_all.py --task icdar13 --preproc none bicubic cajnn cajnn+down --data PATH --recognizer rapidocr
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from harness.cli import RunContext, positive_int
+from harness.degrade import Degradation, degrade, parse_degradation
 from harness.errors import HarnessError
+from harness.provenance import provenance
+from harness.registry import DownToInput, Pipeline, Preprocessor
+from harness.store import RecordStore, config_key
+from harness.tables import write_table
+from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set
+from tasks.icdar13.recognizers import RECOGNIZERS, Recognizer, RecognizerOptions, build_recognizer
+from tasks.icdar13.scoring import Accuracy, is_correct, paired
+from tasks.icdar13.smoke import smoke_set
+from tasks.paper import paper_values
 
 DEFAULT_PREPROC = ["none"]
+BASELINE = "none"
+PROTOCOL = "case-insensitive, [0-9a-z] only, exact match (DTRB); unreadable or too-small crops count as wrong"
+# Errors a restorer or recogniser may raise on one odd crop (e.g. a few pixels high); the word is
+# recorded as a failure with the message and the run goes on.
+ITEM_ERRORS = (HarnessError, RuntimeError, ValueError, cv2.error)
 
 
 def add_arguments(parser) -> None:
-    pass
+    group = parser.add_argument_group("icdar13 task (text recognition)")
+    group.add_argument("--recognizer", default="rapidocr",
+                       help=f"word recogniser: {', '.join(sorted(RECOGNIZERS))} (default: rapidocr)")
+    group.add_argument("--recognizer-weights", default=None, metavar="PATH",
+                       help="checkpoint of the recogniser (trba: DTRB's TPS-ResNet-BiLSTM-Attn.pth)")
+    group.add_argument("--recognizer-option", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="recogniser option, e.g. easyocr pad=0 contrast_ths=0.1 min_height=0")
+    group.add_argument("--text-gt", default=None, metavar="FILE",
+                       help="GT file of the data folder (default: data.mdb, gt.txt or Challenge2_Test_Task3_GT.txt)")
+    group.add_argument("--ic13-variant", default="all", choices=VARIANTS,
+                       help="words kept: all (1095 in the official test set), IC13_1015 (alphanumeric labels), "
+                            "IC13_857 (also >= 3 characters); default all, as the paper")
+    group.add_argument("--text-batch-size", type=positive_int, default=32,
+                       help="words per recogniser batch (default 32)")
+    if "--degrade" not in parser._option_string_actions:  # another task may define the same option
+        parser.add_argument("--degrade", default=None, metavar="xS,qQ",
+                            help="degrade inputs first: MATLAB bicubic x1/S then JPEG at quality Q, e.g. x4,q20 "
+                                 "(icdar13: the crops become LR-JPEG before the preprocessor)")
 
 
-def run(ctx):
-    raise HarnessError("the icdar13 task is not implemented yet")
+def parse_recognizer_options(items: list[str]) -> dict:
+    """Return {key: value} from KEY=VALUE strings (values: int, float, true/false/none, or text)."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise HarnessError(f"bad --recognizer-option {item!r}: expected KEY=VALUE")
+        low = text.lower()
+        if low in ("true", "false"):
+            value = low == "true"
+        elif low == "none":
+            value = None
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = text
+        out[key] = value
+    return out
+
+
+def make_recognizer(ctx: RunContext) -> Recognizer:
+    """Return the recogniser named by --recognizer with its options."""
+    args = ctx.args
+    options = RecognizerOptions(weights=args.recognizer_weights, threads=args.threads,
+                                device=ctx.build_options.device, batch_size=args.text_batch_size)
+    extra = parse_recognizer_options(args.recognizer_option)
+    if not extra:
+        return build_recognizer(args.recognizer, options)
+    if args.recognizer != "easyocr":
+        raise HarnessError("--recognizer-option is only used by easyocr")
+    from tasks.icdar13.recognizers.easyocr import EasyOCRRecognizer
+
+    try:
+        return EasyOCRRecognizer(batch_size=options.batch_size, threads=options.threads, **extra)
+    except TypeError as exc:
+        raise HarnessError(f"--recognizer-option: {exc}; known: allowlist, contrast_ths, adjust_contrast, "
+                           f"min_height, quantize, pad, decoder") from None
+
+
+def word_sets(ctx: RunContext) -> list[WordSet]:
+    """Return the sets named by --data, or the embedded smoke set."""
+    if not ctx.data:
+        return [smoke_set()]
+    return [open_word_set(p, ctx.args.text_gt, ctx.args.ic13_variant) for p in ctx.data]
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "+-." else "_" for c in text)[:40]
+
+
+def _identity(recognizer: Recognizer) -> dict:
+    # Threads and batch size do not change a word's result: a run may resume with others.
+    return {k: v for k, v in recognizer.describe().items() if k not in ("threads", "batch_size")}
+
+
+@dataclass
+class Condition:
+    """What a set of records was made under: set, recogniser, degradation."""
+
+    word_set: WordSet
+    recognizer: Recognizer
+    degradation: Degradation | None
+
+    @property
+    def tag(self) -> str:
+        return f"{self.word_set.name}_{self.recognizer.name}" + (f"_{self.degradation.tag}" if self.degradation else "")
+
+
+def _store(ctx: RunContext, cond: Condition, spec: str) -> RecordStore:
+    config = {"task": "icdar13", "set": cond.word_set.name, "set_root": str(cond.word_set.root),
+              "format": cond.word_set.format, "variant": cond.word_set.variant,
+              "recognizer": _identity(cond.recognizer), "preprocessor": ctx.preprocessor(spec).describe(),
+              "degradation": cond.degradation.tag if cond.degradation else None, "protocol": PROTOCOL}
+    folder = ctx.task_dir("icdar13") / "records" / f"{cond.tag}_{_slug(spec)}_{config_key(config)}"
+    writer = f"rank{ctx.rank}" if ctx.world_size > 1 else ""
+    return RecordStore(folder, config, provenance(config), writer=writer)
+
+
+def _restore(pre: Preprocessor, image: np.ndarray, spec: str, cache: dict) -> tuple[np.ndarray, float]:
+    """Return (output of `pre` on `image`, seconds), reusing outputs of shared leading stages.
+
+    `cajnn` and `cajnn+down` in one run share the CAJNN pass: `cache` maps a stage prefix to
+    (output, seconds spent up to it); the time reported for a method includes its cached prefix.
+    """
+    stages = pre.stages if isinstance(pre, Pipeline) else [pre]
+    names = [s.strip() for s in spec.split("+")] if isinstance(pre, Pipeline) else [spec]
+    if len(names) != len(stages):
+        names = [f"stage{i}" for i in range(len(stages))]
+    out, elapsed, start = image, 0.0, 0
+    for i in range(len(stages), 0, -1):
+        key = "+".join(names[:i])
+        if key in cache:
+            out, elapsed = cache[key]
+            start = i
+            break
+    for i in range(start, len(stages)):
+        stage = stages[i]
+        t0 = time.perf_counter()
+        if isinstance(stage, DownToInput):
+            out = stage.resize_to(out, image.shape[:2])
+        else:
+            new = stage(out)
+            if not isinstance(new, np.ndarray) or new.dtype != np.uint8 or new.ndim != 3 or \
+                    new.shape[:2] != (out.shape[0] * stage.scale, out.shape[1] * stage.scale):
+                raise HarnessError(f"preprocessor {stage.name!r} returned a bad image for input {out.shape}")
+            out = new
+        elapsed += time.perf_counter() - t0
+        cache["+".join(names[:i + 1])] = (out, elapsed)
+    return out, elapsed
+
+
+def _recognize(recognizer: Recognizer, images: list[np.ndarray]) -> tuple[list, list, list[str | None], float]:
+    """Return (texts, confidences, errors, seconds); a failing batch is retried word by word."""
+    t0 = time.perf_counter()
+    try:
+        texts, confs = recognizer.recognize(images)
+        return list(texts), list(confs), [None] * len(images), time.perf_counter() - t0
+    except ITEM_ERRORS:
+        texts, confs, errors = [], [], []
+        for image in images:
+            try:
+                t, c = recognizer.recognize([image])
+                texts.append(t[0]), confs.append(c[0]), errors.append(None)
+            except ITEM_ERRORS as exc:
+                texts.append(""), confs.append(0.0), errors.append(f"recogniser failed: {exc}".splitlines()[0])
+        return texts, confs, errors, time.perf_counter() - t0
+
+
+def process_chunk(ctx: RunContext, cond: Condition, chunk: list[WordItem], stores: dict[str, RecordStore],
+                  done: dict[str, set]) -> None:
+    """Load (and degrade) a chunk of words once, then restore and recognise them for every pending method."""
+    inputs, errors, times = {}, {}, {}
+    for item in chunk:
+        t0 = time.perf_counter()
+        try:
+            image = load_word(item)
+            t_load = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            if cond.degradation:
+                _, image = degrade(image, cond.degradation.scale, cond.degradation.quality)
+            inputs[item.id] = image
+            times[item.id] = (t_load, time.perf_counter() - t0)
+        except HarnessError as exc:
+            errors[item.id] = str(exc)
+    caches: dict[str, dict] = {item.id: {} for item in chunk}
+    for spec, store in stores.items():
+        todo = [item for item in chunk if item.id not in done[spec]]
+        if not todo:
+            continue
+        pre = ctx.preprocessor(spec)
+        ready, outputs, restore_s = [], [], {}
+        for item in todo:
+            if item.id in errors:
+                continue
+            try:
+                out, restore_s[item.id] = _restore(pre, inputs[item.id], spec, caches[item.id])
+            except ITEM_ERRORS as exc:
+                errors.setdefault(f"{spec}:{item.id}", f"preprocessor {spec!r} failed: {exc}".splitlines()[0])
+                continue
+            ready.append(item)
+            outputs.append(out)
+        texts, confs, rec_errors, seconds = _recognize(cond.recognizer, outputs) if outputs else ([], [], [], 0.0)
+        per_word = seconds / len(outputs) if outputs else 0.0
+        results = {item.id: (t, c, e, out.shape) for item, t, c, e, out in zip(ready, texts, confs, rec_errors, outputs)}
+        for item in todo:
+            record = {"id": item.id, "label": item.label, "preproc": spec}
+            error = errors.get(item.id) or errors.get(f"{spec}:{item.id}")
+            if item.id in results and results[item.id][2]:
+                error = results[item.id][2]
+            if error or item.id not in results:
+                record.update({"prediction": "", "confidence": 0.0, "correct": False,
+                               "error": error or "not processed"})
+            else:
+                text, conf, _, shape = results[item.id]
+                record.update({"prediction": text, "confidence": float(conf), "correct": is_correct(text, item.label),
+                               "input_shape": list(inputs[item.id].shape), "recognizer_input_shape": list(shape),
+                               "time_load": times[item.id][0], "time_degrade": times[item.id][1],
+                               "time_restore": restore_s[item.id], "time_recognize": per_word})
+            store.append(record)
+            done[spec].add(item.id)
+
+
+def run(ctx: RunContext) -> list[Path]:
+    """Score every (set, preprocessor) and write per-word records and the Table II layout."""
+    degradation = parse_degradation(ctx.args.degrade) if getattr(ctx.args, "degrade", None) else None
+    sets = word_sets(ctx)
+    recognizer = make_recognizer(ctx)
+    conditions = []
+    for word_set in sets:
+        cond = Condition(word_set, recognizer, degradation)
+        conditions.append(cond)
+        items = word_set.items[: ctx.limit] if ctx.limit else word_set.items
+        stores = {spec: _store(ctx, cond, spec) for spec in ctx.preproc_specs}
+        done = {spec: store.done() for spec, store in stores.items()}
+        todo = [it for it in ctx.shard(items) if any(it.id not in done[s] for s in stores)]
+        size = ctx.args.text_batch_size
+        with tqdm(total=len(todo), desc=f"icdar13 {cond.tag}", unit="word", disable=None) as bar:
+            for start in range(0, len(todo), size):
+                chunk = todo[start:start + size]
+                process_chunk(ctx, cond, chunk, stores, done)
+                bar.update(len(chunk))
+    if ctx.world_size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+    if ctx.rank != 0:
+        return []
+    paths = []
+    for cond in conditions:
+        paths += write_tables(ctx, cond)
+    return paths
+
+
+def summarize(ctx: RunContext, cond: Condition) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (per-word records, one summary row per method) for a condition."""
+    items = cond.word_set.items[: ctx.limit] if ctx.limit else cond.word_set.items
+    wanted = [it.id for it in items]
+    outcomes, per_word, rows = {}, [], []
+    paper = {r["method"]: r for r in paper_values()["table2"]["rows"]}
+    for spec in ctx.preproc_specs:
+        records = {r["id"]: r for r in _store(ctx, cond, spec).records()}
+        records = {i: records[i] for i in wanted if i in records}
+        outcomes[spec] = {i: bool(r.get("correct")) for i, r in records.items()}
+        for r in records.values():
+            per_word.append({"method": spec, "id": r["id"], "label": r["label"], "prediction": r.get("prediction", ""),
+                             "confidence": r.get("confidence"), "correct": bool(r.get("correct")),
+                             "time_restore": r.get("time_restore"), "time_recognize": r.get("time_recognize"),
+                             "error": r.get("error", "")})
+        ok = [r for r in records.values() if "error" not in r]
+        acc = Accuracy(sum(outcomes[spec].values()), len(records), len(records) - len(ok))
+        restore = float(sum(r["time_restore"] for r in ok))
+        recog = float(sum(r["time_recognize"] for r in ok))
+        row = {"method": spec, "accuracy": acc.value, "correct": acc.correct, "n": acc.total, "failed": acc.failed,
+               "missing": len(wanted) - len(records), "time_s": restore + recog, "restore_s": restore,
+               "recognize_s": recog}
+        if spec != BASELINE and BASELINE in outcomes:
+            cmp = paired(outcomes[BASELINE], outcomes[spec])
+            row.update({"paired_n": cmp.n, "delta_points": cmp.delta_points, "delta_words": cmp.delta_words,
+                        "fixed": cmp.fixed, "broken": cmp.broken, "p_mcnemar": cmp.p_value})
+        p = paper.get(spec)
+        row.update({"paper_label": p["label"] if p else None, "paper_accuracy": p["accuracy"] if p else None,
+                    "paper_correct": p["correct"] if p else None, "paper_time_s": p["time_s"] if p else None})
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    if BASELINE not in ctx.preproc_specs:
+        for col in ("paired_n", "delta_points", "delta_words", "fixed", "broken", "p_mcnemar"):
+            summary[col] = None
+    return pd.DataFrame(per_word), summary
+
+
+def _display(summary: pd.DataFrame, n_paper: int) -> pd.DataFrame:
+    rows = []
+    for r in summary.itertuples(index=False):
+        base = r.method == BASELINE
+        has_pair = not base and r.paired_n is not None and not pd.isna(r.paired_n)
+        rows.append({
+            "Method": r.method,
+            "Accuracy": f"{r.accuracy:.2f}%" if r.n else "-",
+            "Correct/N": f"{r.correct}/{r.n}" + (f" ({r.failed} failed)" if r.failed else "")
+                         + (f" ({r.missing} not run)" if r.missing else ""),
+            "Time (s)": f"{r.time_s:.1f}",
+            "Δ vs none": "-" if not has_pair else f"{r.delta_points:+.2f} pp ({int(r.delta_words):+d} words)",
+            "Fixed/Broken": "-" if not has_pair else f"{int(r.fixed)}/{int(r.broken)}",
+            "p (McNemar)": "-" if not has_pair else f"{r.p_mcnemar:.3g}",
+            "Paper (TRBA, IC13-1095)": "-" if r.paper_label is None or pd.isna(r.paper_label) else
+            f"{r.paper_label}: {r.paper_accuracy:.2f}% ({int(r.paper_correct)}/{n_paper}), {r.paper_time_s:.2f} s",
+        })
+    return pd.DataFrame(rows)
+
+
+def write_tables(ctx: RunContext, cond: Condition) -> list[Path]:
+    per_word, summary = summarize(ctx, cond)
+    out = ctx.task_dir("icdar13")
+    ws, rec = cond.word_set, cond.recognizer
+    config = {"task": "icdar13", "set": ws.name, "set_root": str(ws.root), "format": ws.format,
+              "variant": ws.variant, "recognizer": rec.describe(),
+              "preprocessors": {spec: ctx.preprocessor(spec).describe() for spec in ctx.preproc_specs},
+              "degradation": cond.degradation.tag if cond.degradation else None, "limit": ctx.limit,
+              "protocol": PROTOCOL}
+    n_paper = paper_values()["table2"]["n_words"]
+    notes = []
+    if ws.embedded:
+        notes.append(f"SMOKE SET ({len(ws.items)} rendered words), NOT ICDAR 2013: checks that the task runs; "
+                     f"the paper's column is not comparable.")
+    elif not (ws.format == "icdar" and len(ws.items) == n_paper):
+        notes.append(f"Data: {ws.name} ({ws.format} format, {len(ws.items)} words) instead of ICDAR 2013 "
+                     f"({n_paper} words): the paper's column is for orientation, not comparable.")
+    if rec.name != "trba":
+        notes.append(f"Recogniser: {rec.name} ({rec.describe().get('package', '')}) instead of the paper's TRBA "
+                     f"(TPS-ResNet-BiLSTM-Attn; its weights are not shipped: use --recognizer trba "
+                     f"--recognizer-weights PATH).")
+    notes.append(f"Recogniser configuration: {rec.describe()}.")
+    if cond.degradation:
+        d = cond.degradation
+        notes.append(f"Inputs degraded first (--degrade {d.tag}): modcrop {d.scale}, MATLAB bicubic x1/{d.scale}"
+                     + (f", JPEG quality {d.quality}" if d.quality else "") + "; `none` = the LR-JPEG crop itself. "
+                     "Crops smaller than the scale factor are failures.")
+    else:
+        notes.append("Inputs: the original word crops.")
+    notes.append(f"Protocol: {PROTOCOL}.")
+    notes.append("Δ, fixed (wrong with none, right with the method) and broken (the reverse) are on the same words; "
+                 "p = exact two-sided McNemar test (binomial on fixed vs broken).")
+    notes.append("Time = restore + recognition seconds summed over the words (this machine, CPU); the paper's "
+                 "time is its detection time on a GPU.")
+    for spec in ctx.preproc_specs:
+        if spec != BASELINE:
+            notes.append(f"`{spec}`: {ctx.preprocessor(spec).describe()}")
+    if ctx.limit:
+        notes.append(f"--limit {ctx.limit}: only the first {ctx.limit} words.")
+    if (summary.failed > 0).any():
+        notes.append("Some words failed (unreadable or too small); they count as wrong; see per_word CSV, column error.")
+    prov = provenance(config)
+    stem = f"table2_{_slug(cond.tag)}"
+    title = f"Table II layout: word recognition, {ws.name}, {rec.name}" + (
+        f", degraded {cond.degradation.tag}" if cond.degradation else "")
+    paths = write_table(summary, out / stem, title, prov, notes, display=_display(summary, n_paper))
+    paths += write_table(per_word, out / f"per_word_{_slug(cond.tag)}", f"Per-word predictions: {cond.tag}", prov)
+    print((out / f"{stem}.md").read_text().split("<details>")[0])
+    return paths

@@ -31,9 +31,9 @@ class EasyOCRRecognizer(Recognizer):
 
     name = "easyocr"
 
-    def __init__(self, batch_size: int = 32, threads: int | None = None, allowlist: str | None = ALPHANUMERIC,
-                 contrast_ths: float = 0.1, adjust_contrast: float = 0.5, min_height: int = 0,
-                 quantize: bool = False, pad: float = 0.0, decoder: str = "greedy"):
+    def __init__(self, batch_size: int = 32, threads: int | None = None, allowlist: str | None = None,
+                 contrast_ths: float = 0.5, adjust_contrast: float = 0.5, min_height: int = 64,
+                 quantize: bool = False, pad: float = 0.1, decoder: str = "greedy"):
         try:
             import easyocr
             import easyocr_en_models
