@@ -180,6 +180,9 @@ def build_smoke_set(folder: str | os.PathLike) -> Path:
     (folder / GT_TEXT).parent.mkdir(parents=True, exist_ok=True)
     (folder / GT_TEXT).write_text("\n".join(lines) + "\n")
     (folder / "README.md").write_text(f"# Smoke set\n\n{SMOKE_NOTE}.\n")
+    # the evaluation ground truth as the official .mat files, so submissions re-score with any tool
+    ev.write_ground_truth(folder / "eval_tools" / "ground_truth", ev.ground_truth_from_boxes(
+        [n for n, _, _ in entries], [np.array(b) for _, _, b in entries], note=SMOKE_NOTE))
     return folder
 
 

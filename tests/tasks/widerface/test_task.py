@@ -1,0 +1,93 @@
+"""The widerface task end to end: embedded smoke set, resume, corrupt image, outputs, CLI."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import run_all
+from harness.errors import HarnessError
+from harness.image import save_image
+from tasks.widerface import evaluation as ev
+from tasks.widerface.__main__ import main as cli_main
+from tasks.widerface.conditions import conditions_for
+
+
+def test_conditions_for():
+    assert [c.name for c in conditions_for(["none"])] == ["GT", "LR"]
+    assert [c.name for c in conditions_for(["bicubic", "cajnn", "bicubic"])] == ["GT", "LR", "LR+bicubic",
+                                                                                 "LR+cajnn"]
+
+
+def test_default_preproc_is_cajnn():
+    from tasks.widerface import task
+
+    assert task.DEFAULT_PREPROC == ["cajnn"]
+
+
+def test_smoke_set_run_with_mtcnn(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert run_all.main(["--task", "widerface", "--preproc", "bicubic", "--out", str(out), "--threads", "1"]) == 0
+    folder = out / "widerface"
+    table = pd.read_csv(folder / "table3.csv")
+    assert table.condition.tolist() == ["GT", "LR", "LR+bicubic"]
+    assert (table.n_images == 2).all()
+    assert table.loc[0, ["easy", "medium", "hard"]].tolist() == [1.0, 1.0, 1.0]  # 13 large faces found
+    assert table.paper_hard.tolist()[:2] == [0.792, 0.317]
+    assert "smoke set" in (folder / "table3.md").read_text()
+    for setting in ("easy", "medium", "hard"):
+        assert (folder / f"pr_{setting}.png").stat().st_size > 1000
+    diffs = pd.read_csv(folder / "ap_differences.csv")
+    assert set(diffs.condition) == {"GT", "LR+bicubic"} and (diffs.baseline == "LR").all()
+    # the submission folders re-score to the table's numbers with the standalone evaluator
+    capsys.readouterr()
+    assert cli_main(["evaluate", table.submission[2], "--gt", str(folder / "smoke_set")]) == 0
+    printed = capsys.readouterr().out
+    assert f"hard   AP {table.hard[2]:.6f}" in printed
+
+
+def _tiny_wider(root):
+    """A WIDER-format folder: one real face photo and one corrupt JPEG (no .mat: all faces kept)."""
+    skimage_data = pytest.importorskip("skimage.data")
+    images = root / "WIDER_val" / "images"
+    save_image(images / "0--A" / "astronaut.jpg", skimage_data.astronaut()[::2, ::2].copy())
+    (images / "1--B").mkdir(parents=True)
+    (images / "1--B" / "broken.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
+    (root / "wider_face_split").mkdir()
+    (root / "wider_face_split" / "wider_face_val_bbx_gt.txt").write_text(
+        "0--A/astronaut.jpg\n1\n90 35 40 50 0 0 0 0 0 0\n1--B/broken.jpg\n1\n1 1 10 10 0 0 0 0 0 0\n")
+    return root
+
+
+def test_corrupt_image_recorded_and_resume(tmp_path):
+    data = _tiny_wider(tmp_path / "wider")
+    out = tmp_path / "out"
+    argv = ["--task", "widerface", "--preproc", "bicubic", "--data", str(data), "--out", str(out),
+            "--detector", "haar", "--min-face-size", "8", "--lr-qf", "40"]
+    assert run_all.main(argv) == 0
+    folder = out / "widerface"
+    per_image = pd.read_csv(folder / "per_image.csv", keep_default_na=False)
+    broken = per_image[per_image.image == "1--B/broken"]
+    assert len(broken) == 3 and all("cannot read image" in e for e in broken.error)
+    table = pd.read_csv(folder / "table3.csv")
+    assert (table.n_images == 1).all()
+    assert "1 image(s) failed" in (folder / "table3.md").read_text()
+    config = json.loads(next((folder / "records").glob("LR_x4_q40_haar_*/config.json")).read_text())
+    assert config["config"]["lr_qf"] == 40
+    lines = {p: p.read_text() for p in (folder / "records").glob("*/records*.jsonl")}
+    assert run_all.main(argv) == 0                      # resume: nothing recomputed
+    assert {p: p.read_text() for p in (folder / "records").glob("*/records*.jsonl")} == lines
+
+
+def test_restorer_with_wrong_scale_is_an_error(tmp_path):
+    data = _tiny_wider(tmp_path / "wider")
+    with pytest.raises(HarnessError, match="x4 restorer"):
+        run_all.main(["--task", "widerface", "--preproc", "bicubic+down", "--data", str(data),
+                      "--out", str(tmp_path / "out"), "--detector", "haar"])
+
+
+def test_cli_evaluate_errors(tmp_path, capsys):
+    with pytest.raises(HarnessError, match="no wider_face_val.mat"):
+        cli_main(["evaluate", str(tmp_path), "--gt", str(tmp_path)])
