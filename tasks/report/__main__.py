@@ -1,0 +1,5 @@
+import sys
+
+from tasks.report.build import main
+
+sys.exit(main())

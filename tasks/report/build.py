@@ -1,0 +1,77 @@
+"""Build the report of a results folder: `OUT/report/index.html` and `OUT/report/report.md`.
+
+    python -m tasks.report OUT [--report-dir DIR]
+
+Reads only what the tasks stored under OUT; a task that did not run, or a run that stopped half-way,
+shows up under "What is missing" instead of failing the build.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import shutil
+import sys
+import traceback
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.provenance import git_commit
+from harness.store import atomic_write_text
+from tasks.report import faces, html, markdown, quality, text
+from tasks.report.model import Section
+
+TITLE = "CAJNN reproduction: restorers before high-level vision, beside the paper"
+# key, title (for a section that failed to build), builder(out_dir, report_dir) -> Section
+SECTIONS = (
+    ("quality", "Image quality (Table I)", quality.section),
+    ("icdar13", "Text recognition (Table II)", text.section),
+    ("widerface", "Face detection (Table III, Fig. 6)", faces.section),
+)
+GENERATED = ("images", "plots")  # sub-folders the build rewrites from scratch
+
+
+def build_sections(out_dir: Path, report_dir: Path) -> list[Section]:
+    """Return every section; one whose stored results cannot be read carries the error instead."""
+    sections = []
+    for key, title, builder in SECTIONS:
+        try:
+            sections.append(builder(out_dir, report_dir))
+        except Exception as exc:  # a damaged results file must not hide the other tasks' results
+            print(f"report: {key}: could not read results: {exc}", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            sections.append(Section(key, title, error=f"{type(exc).__name__}: {exc}"))
+    return sections
+
+
+def build_report(out_dir: str | Path, report_dir: str | Path | None = None) -> Path:
+    """Write `report.md` and `index.html` for the results in `out_dir`; return the HTML path."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise HarnessError(f"--report {out_dir}: no such results folder")
+    report_dir = Path(report_dir) if report_dir else out_dir / "report"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    for name in GENERATED:
+        shutil.rmtree(report_dir / name, ignore_errors=True)
+    sections = build_sections(out_dir, report_dir)
+    date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    header = [f"Built {date} from the results in {out_dir} (report code at commit {git_commit()}).",
+              "Every number is read from the results the tasks stored; nothing is recomputed. "
+              "Each row says whether its setting is the paper's or what was substituted."]
+    atomic_write_text(report_dir / "report.md", markdown.render(TITLE, header, sections))
+    page = report_dir / "index.html"
+    atomic_write_text(page, html.render(TITLE, header, sections, report_dir))
+    return page
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tasks.report", description=__doc__.splitlines()[0])
+    parser.add_argument("out", help="results folder (the --out of the runs)")
+    parser.add_argument("--report-dir", default=None, help="where to write (default: OUT/report)")
+    args = parser.parse_args(argv)
+    try:
+        page = build_report(args.out, args.report_dir)
+    except HarnessError as exc:
+        print(f"python -m tasks.report: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {page} and {page.with_name('report.md')}")
+    return 0

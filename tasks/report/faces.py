@@ -1,0 +1,238 @@
+"""The faces section: Table III beside the paper, bootstrap intervals, Fig. 6 PR curves, one drawing.
+
+Reads what the widerface task stored in `OUT/widerface/`: `table3.csv` (+ `.provenance.json`),
+`ap_differences.csv`, PR data `pr_curves.csv` if the task wrote it (else its own `pr_<setting>.png`
+plots are shown), and the per-condition record stores (detections per image) for the drawing.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.image import load_image
+from harness.store import read_records
+from tasks.paper import paper_values
+from tasks.report import figures
+from tasks.report.model import Figure, Provenance, Section, Table, fmt
+from tasks.report.settings import restorer_setting, setting_text
+
+SETTINGS = ("easy", "medium", "hard")
+FULL_VAL_IMAGES = 3226
+DRAW_THRESHOLD = 0.5
+
+
+
+def _num(value):
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def substitutions(config: dict, condition: str) -> list[str]:
+    """Return what differs from the paper's setting for one condition of a run with `config`."""
+    subs = []
+    detector = config.get("detector") or {}
+    if detector.get("name") != "tinyfaces":
+        package = f" ({detector['package']})" if detector.get("package") else ""
+        subs.append(f"{str(detector.get('name', '?')).upper()}{package} instead of Tiny Faces weights")
+    n = config.get("images_evaluated")
+    if config.get("embedded"):
+        subs.append("embedded smoke set instead of WIDER FACE val")
+    elif n is not None and int(n) < FULL_VAL_IMAGES:
+        subs.append(f"{n}-image WIDER val subset (paper: all {FULL_VAL_IMAGES})")
+    if condition != "GT" and config.get("lr_qf"):
+        subs.append(f"LR with JPEG QF {config['lr_qf']} (paper: no JPEG)")
+    if condition.startswith("LR+"):
+        spec = condition[3:]
+        subs.append(restorer_setting((config.get("preprocessors") or {}).get(spec)))
+    return subs
+
+
+def table3(summary: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Return Table III: AP per setting, ours beside the paper's, with the difference and the setting."""
+    paper = {row["condition"]: row for row in paper_values()["table3"]["rows"]}
+    rows = []
+    for r in summary.to_dict("records"):
+        condition = str(r["condition"])
+        p = paper.get(condition)
+        row = {"Condition": condition, "N images": int(r.get("n_images", 0))}
+        for s in SETTINGS:
+            ours = _num(r.get(s))
+            row[f"{s.capitalize()}"] = fmt(ours, 4)
+            row[f"{s.capitalize()} paper"] = fmt(p[s], 3) if p else "-"
+            row[f"Δ{s}"] = fmt(ours - p[s], 3, True) if p and ours is not None else "-"
+        subs = substitutions(config, condition)
+        if not p:
+            subs.append("condition not in the paper's Table III")
+        row["Setting"] = setting_text(subs)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def differences(diffs: pd.DataFrame) -> pd.DataFrame:
+    """Return the AP differences vs the baseline with their bootstrap interval, beside the paper's."""
+    paper = {row["condition"]: row for row in paper_values()["table3"]["rows"]}
+    rows = []
+    for r in diffs.to_dict("records"):
+        c, b, s = str(r["condition"]), str(r["baseline"]), str(r["setting"])
+        pd_ = paper[c][s] - paper[b][s] if c in paper and b in paper else None
+        rows.append({"Comparison": f"{c} - {b}", "Setting": s, "ΔAP ours": fmt(_num(r["difference"]), 4, True),
+                     "95% CI": f"[{fmt(_num(r['ci_low']), 4, True)}, {fmt(_num(r['ci_high']), 4, True)}]",
+                     "ΔAP paper": fmt(pd_, 3, True)})
+    return pd.DataFrame(rows)
+
+
+def _stores(task_dir: Path) -> dict[str, tuple[dict, dict[str, dict], float]]:
+    """Return condition -> (config, {image: record}, newest record-file mtime), newest store per condition."""
+    out: dict[str, tuple] = {}
+    for config_path in sorted((task_dir / "records").glob("*/config.json")):
+        blob = json.loads(config_path.read_text(encoding="utf-8"))
+        config = blob.get("config", {})
+        files = list(config_path.parent.glob("records*.jsonl"))
+        mtime = max((f.stat().st_mtime for f in files), default=0.0)
+        key = str(config.get("condition", config_path.parent.name))
+        date = (blob.get("provenance") or {}).get("date", "")
+        if key not in out or date >= out[key][3]:
+            out[key] = (config, read_records(config_path.parent), mtime, date)
+    return {k: v[:3] for k, v in out.items()}
+
+
+def _images_on_disk(data: str) -> int | None:
+    folder = Path(data) / "WIDER_val" / "images"
+    return len(list(folder.glob("*/*.jpg"))) if folder.is_dir() else None
+
+
+def section(out_dir: Path, report_dir: Path) -> Section:
+    """Return the faces section built from `out_dir/widerface`."""
+    task_dir = out_dir / "widerface"
+    sec = Section("widerface", "Face detection (Table III, Fig. 6)",
+                  "WIDER FACE val, AP under the official protocol for three inputs: the original image (GT), "
+                  "its x4 bicubic downscale (LR), and LR restored by a x4 restorer (LR+<restorer>).")
+    stores = _stores(task_dir)
+    table_csv = task_dir / "table3.csv"
+    if not stores and not table_csv.is_file():
+        sec.missing.append("widerface: no results (run `python run_all.py --task widerface --data WIDER_ROOT`)")
+        return sec
+    config = {}
+    prov_path = task_dir / "table3.provenance.json"
+    if prov_path.is_file():
+        prov = json.loads(prov_path.read_text(encoding="utf-8"))
+        config = prov.get("config", {})
+        sec.provenance.append(Provenance("widerface Table III", prov))
+    for condition, (store_config, records, _) in sorted(stores.items()):
+        on_disk = _images_on_disk(str(store_config.get("data", "")))
+        limit = config.get("limit")
+        want = min(on_disk, limit) if on_disk is not None and limit else on_disk
+        if want is not None and len(records) < want:
+            sec.missing.append(f"widerface: {condition}: {len(records)} of {want} images detected (interrupted? "
+                               "re-run the same command to resume)")
+    if not table_csv.is_file():
+        sec.missing.append("widerface: per-image detections are stored but Table III was not written (the run "
+                           "stopped before scoring); re-run the same command to finish")
+        return sec
+    newest = max((m for _, _, m in stores.values()), default=0.0)
+    if newest > table_csv.stat().st_mtime + 1:
+        sec.missing.append("widerface: some detections are newer than table3.csv; re-run to rescore")
+    summary = pd.read_csv(table_csv)
+    ran = set(summary["condition"].astype(str))
+    for row in paper_values()["table3"]["rows"]:
+        if row["condition"] not in ran:
+            sec.missing.append(f"widerface: paper condition {row['condition']} not run")
+    notes = ["Δ = ours - paper. Paper: Tiny Faces (tiny-faces-pytorch) on the full val set, Table III "
+             "(tasks/paper_values.json).",
+             "Subset runs score only the faces of the images run (REFERENCE.md 5.8): not comparable to "
+             "full-val numbers."]
+    sec.tables.append(Table("table3", "Table III: WIDER FACE AP, ours beside the paper", table3(summary, config), notes))
+    diffs_csv = task_dir / "ap_differences.csv"
+    if diffs_csv.is_file():
+        diffs = pd.read_csv(diffs_csv)
+        first = diffs.iloc[0] if len(diffs) else {}
+        sec.tables.append(Table("ap_differences", "AP differences vs LR, paired bootstrap 95% intervals",
+                                differences(diffs),
+                                [f"Paired bootstrap over images ({first.get('resamples', '?')} resamples, seed "
+                                 f"{first.get('seed', '?')}); an interval that excludes 0 means the change is "
+                                 "larger than the image-sampling noise."]))
+    else:
+        sec.missing.append("widerface: ap_differences.csv (bootstrap intervals) not found")
+    sec.figures += pr_figures(task_dir, report_dir, config)
+    sec.figures += detection_figure(stores, report_dir)
+    return sec
+
+
+def pr_figures(task_dir: Path, report_dir: Path, config: dict) -> list[Figure]:
+    """Return the Fig. 6-style PR figure: from `pr_curves.csv` if stored, else the task's own plots."""
+    detector = (config.get("detector") or {}).get("name", "?")
+    n = config.get("images_evaluated", "?")
+    data = task_dir / "pr_curves.csv"
+    if data.is_file():
+        frame = pd.read_csv(data)
+        curves: dict[str, dict] = {}
+        for (setting, condition), group in frame.groupby(["setting", "condition"], sort=False):
+            ap = float(group["ap"].iloc[0]) if "ap" in group else float("nan")
+            curves.setdefault(str(setting), {})[str(condition)] = (group["recall"].to_numpy(),
+                                                                  group["precision"].to_numpy(), ap)
+        curves = {s: curves[s] for s in SETTINGS if s in curves}
+        rel = Path("plots") / "widerface_pr.png"
+        figures.pr_panels(curves, report_dir / rel, f"WIDER FACE val, {detector}, {n} images (AP in brackets)")
+        return [Figure(rel, "Precision-recall per setting, one curve per condition (Fig. 6 style).", False)]
+    out = []
+    for setting in SETTINGS:
+        src = task_dir / f"pr_{setting}.png"
+        if src.is_file():
+            rel = Path("plots") / f"widerface_pr_{setting}.png"
+            (report_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, report_dir / rel)
+            out.append(Figure(rel, f"Precision-recall, {setting} (Fig. 6 style; the task's own plot).", False))
+    return out
+
+
+def _boxes(record: dict | None) -> np.ndarray:
+    rows = (record or {}).get("boxes") or []
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 5)
+
+
+def detection_figure(stores: dict, report_dir: Path) -> list[Figure]:
+    """Return one drawing of the image whose confident detections change most between LR and a restorer."""
+    if "LR" not in stores or len(stores) < 2:
+        return []
+    config, lr_records, _ = stores["LR"]
+    root = Path(str(config.get("data", "")))
+    restored = [c for c in stores if c.startswith("LR+")]
+    others = restored or [c for c in stores if c != "LR"]
+
+    def confident(record):
+        b = _boxes(record)
+        return int((b[:, 4] >= DRAW_THRESHOLD).sum())
+
+    candidates = []
+    for image_id in sorted(lr_records):
+        path = root / "WIDER_val" / "images" / f"{image_id}.jpg"
+        if not path.is_file() or any(image_id not in stores[c][1] for c in others):
+            continue
+        change = max(abs(confident(stores[c][1][image_id]) - confident(lr_records[image_id])) for c in others)
+        candidates.append((-change, image_id, path))
+    if not candidates:
+        return []
+    _, image_id, path = min(candidates)
+    gt = _ground_truth(root, image_id)
+    order = [c for c in ("GT", "LR") if c in stores] + sorted(c for c in stores if c not in ("GT", "LR"))
+    panels = {c: _boxes(stores[c][1].get(image_id)) for c in order}
+    rel = Path("images") / "widerface_detections.jpg"
+    figures.detections(load_image(path), panels, gt, report_dir / rel, DRAW_THRESHOLD)
+    return [Figure(rel, f"{image_id}: ground truth (green) and detections with score >= {DRAW_THRESHOLD} (red) "
+                        "per condition, drawn on the original image; the image where a restorer changes the "
+                        "number of confident detections most.", True)]
+
+
+def _ground_truth(root: Path, image_id: str) -> np.ndarray:
+    from tasks.widerface.dataset import GT_TEXT, parse_annotations
+
+    path = root / GT_TEXT
+    if not path.is_file():
+        return np.zeros((0, 4))
+    for name, boxes, _ in parse_annotations(path):
+        if name.rsplit(".", 1)[0] == image_id:
+            return np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.zeros((0, 4))

@@ -1,0 +1,69 @@
+"""Whether a result's setting is the paper's, and if not, what was substituted (one line per row)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.provenance import PROJECT_ROOT
+
+PAPER = "paper's setting"
+# Restorers the paper used, with their size there (Table I); ours are trained here, never the authors'.
+NETWORKS = {
+    "cajnn": ("CAJNN", {"nf": 64, "gc": 32, "nb": 20}, "14.8 M"),
+    "rrdb": ("RRDB", {"nf": 64, "nb": 23, "gc": 32}, "16.7 M"),
+    "arcnn": ("ARCNN", None, "0.56 M"),
+    "dncnn": ("DnCNN", None, "0.06 M"),
+}
+NOT_LEARNED = {"none", "bicubic", "down"}
+
+
+def _training(describe: dict) -> str:
+    """Return how the weights were trained, from the restorer's description and its training config."""
+    parts = []
+    name = describe.get("train_config")
+    if name:
+        config_path = PROJECT_ROOT / "preproc" / "configs" / f"{name}.json"
+        folders = []
+        if config_path.is_file():
+            try:
+                folders = json.loads(config_path.read_text()).get("train_folders", [])
+            except (OSError, json.JSONDecodeError):
+                folders = []
+        parts.append("on " + "+".join(Path(f).name for f in folders) if folders else "")
+        parts.append(f"config {name}")
+    if describe.get("iterations"):
+        parts.append(f"{int(describe['iterations']):,} iterations")
+    text = ", ".join(p for p in parts if p)
+    return f"trained here ({text})" if text else "weights " + Path(str(describe.get("weights", "?"))).name
+
+
+def stage_setting(describe: dict) -> str:
+    """Return '' for a stage used as in the paper, else what stands in for the paper's stage."""
+    name = str(describe.get("name", ""))
+    if name in NOT_LEARNED:
+        return ""
+    if name in NETWORKS:
+        label, paper_config, paper_size = NETWORKS[name]
+        config = describe.get("config") or {}
+        if paper_config and any(config.get(k) != v for k, v in paper_config.items()):
+            size = f"{label} small (" + ", ".join(f"{k} {config.get(k)}" for k in paper_config) + ")"
+        else:
+            size = label
+        params = describe.get("parameters")
+        count = f"{params / 1e6:.2f} M parameters vs {paper_size}" if params else f"paper {paper_size}"
+        return f"{size}, {count}, {_training(describe)}; not the authors' weights"
+    return f"{name}: a plug-in restorer, not in the paper"
+
+
+def restorer_setting(describe: dict | None) -> str:
+    """Return the substitution text of a preprocessor description (a Pipeline's or one stage's)."""
+    if not describe:
+        return ""
+    stages = describe.get("stages") or [describe]
+    return "; ".join(s for s in (stage_setting(d) for d in stages) if s)
+
+
+def setting_text(substitutions: list[str]) -> str:
+    """Return `paper's setting` or `substituted: ...` for a row."""
+    subs = [s for s in substitutions if s]
+    return "substituted: " + "; ".join(subs) if subs else PAPER
