@@ -39,6 +39,9 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="keep restored images in DIR, keyed by input content and restorer (weights "
                              "included), so a later run with another detector or recogniser skips the "
                              "restorer")
+    parser.add_argument("--report", default=None, metavar="DIR",
+                        help="only build DIR/report/{index.html,report.md} from the results stored in DIR "
+                             "(runs no task); every run also rebuilds the report of its --out at its end")
     modules = {name: importlib.import_module(module) for name, module in TASKS.items()}
     for module in modules.values():
         module.add_arguments(parser)
@@ -60,6 +63,8 @@ def parse_weights(items: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser, modules = build_parser()
     args = parser.parse_args(argv)
+    if args.report:
+        return build_report(Path(args.report))
     # Under torchrun (WORLD_SIZE > 1) every rank runs this same code on its shard of each task's items;
     # rank 0 merges the ranks' records and writes the tables (docs/scaling.md).
     rank, world_size = init_distributed(args.device)
@@ -110,6 +115,17 @@ def run_tasks(args, modules: dict, rank: int = 0, world_size: int = 1) -> int:
 
             dist.barrier()
         _report_cache(ctx)
+    if rank == 0:
+        build_report(Path(args.out))
+    return 0
+
+
+def build_report(out_dir: Path) -> int:
+    """Write out_dir/report/{index.html,report.md} from the stored results (tasks/report)."""
+    from tasks.report.build import build_report as build
+
+    page = build(out_dir)
+    print(f"report: {page} and {page.with_name('report.md')}", file=sys.stderr)
     return 0
 
 
