@@ -52,14 +52,21 @@ def background_paused():
                 os.kill(pid, signal.SIGCONT)
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up (weight tables, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def interleaved_medians(fns: dict, repeats: int, every: dict | None = None) -> dict:
+    """Return {name: median seconds}, timing the functions in turn in each round, so that load from
+    other processes falls on all of them alike. `every[name] = k` times that one only every k-th round."""
+    every = every or {}
+    for fn in fns.values():
+        fn()  # warm-up (weight tables, caches)
+    times = {name: [] for name in fns}
+    for i in range(repeats):
+        for name, fn in fns.items():
+            if i % every.get(name, 1):
+                continue
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def test_image(path: str | None) -> np.ndarray:
@@ -78,7 +85,7 @@ def test_image(path: str | None) -> np.ndarray:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--oracle-repeats", type=int, default=5)
     parser.add_argument("--image", default=None, help="an image to resize to 1024x768 first (default: synthetic)")
     args = parser.parse_args(argv)
@@ -108,12 +115,10 @@ def main(argv=None) -> int:
     exact_down = np.array_equal(imresize(img, 0.25), resize_oracle.imresize(img, 0.25))
     exact_up = np.array_equal(imresize(small, 4), resize_oracle.imresize(small, 4))
 
+    fns = {"ours": ours, "pillow": pillow, "down": ours_down, "up": ours_up, "plain": plain}
     with background_paused() as paused:
-        t_ours = median_time(ours, args.repeats)
-        t_pil = median_time(pillow, args.repeats)
-        t_plain = median_time(plain, args.oracle_repeats)
-        t_down = median_time(ours_down, args.repeats)
-        t_up = median_time(ours_up, args.repeats)
+        t = interleaved_medians(fns, args.repeats, every={"plain": max(1, args.repeats // args.oracle_repeats)})
+    t_ours, t_pil, t_plain, t_down, t_up = (t[k] for k in ("ours", "pillow", "plain", "down", "up"))
 
     import PIL
     import scipy
@@ -122,7 +127,7 @@ def main(argv=None) -> int:
           f"numpy {np.__version__}, scipy {scipy.__version__}, Pillow {PIL.__version__}"
           + (f"; background pid {paused} paused while timing" if paused else ""))
     print("workload: 1024x768 RGB uint8 x1/4, then the 256x192 result x4 (median of "
-          f"{args.repeats} runs; plain port {args.oracle_repeats})")
+          f"{args.repeats} interleaved rounds; plain port every {max(1, args.repeats // args.oracle_repeats)}th)")
     print(f"ours (harness.resize)      {t_ours * 1e3:8.2f} ms   (x1/4 {t_down * 1e3:.2f} ms, x4 {t_up * 1e3:.2f} ms)")
     print(f"Pillow BICUBIC (C)         {t_pil * 1e3:8.2f} ms")
     print(f"plain NumPy port (oracle)  {t_plain * 1e3:8.2f} ms")
