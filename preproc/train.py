@@ -478,6 +478,80 @@ def export_weights(out_dir: str | Path, destination: str | Path) -> dict:
     return {k: v for k, v in obj.items() if k != "params"}
 
 
+ACCEPTANCE_GAIN_DB = {10: 0.5, 20: 0.8, 40: 1.0}  # issue 8: required Y-PSNR gain over bicubic per QF
+
+
+def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, command: str) -> str:
+    """Return a Markdown model card for `weights`: config, training, the quality table and the curve.
+
+    `table_csv` is the quality task's `table1.csv` of a run with `bicubic` and the network; `out_dir`
+    the training folder (its `log.jsonl` gives the validation curve).
+    """
+    import pandas as pd
+
+    from harness.store import file_sha256
+
+    weights = Path(weights)
+    meta = torch.load(weights, map_location="cpu", weights_only=True)
+    n_params = sum(v.numel() for v in meta["params"].values())
+    table = pd.read_csv(table_csv)
+    methods = [m for m in table["method"].unique() if m != "bicubic"]
+    method = methods[0] if methods else "bicubic"
+    lines = [f"# Model card: `{weights.name}`", "",
+             f"- File: `{weights.as_posix()}`, {weights.stat().st_size / 1e6:.2f} MB, sha256 "
+             f"`{file_sha256(weights)}`",
+             f"- Network: {meta.get('model_name', '?')} {meta.get('config')}, {n_params:,d} parameters "
+             f"(paper configuration nf 64 / gc 32 / nb 20: 14,847,491)",
+             f"- Pair mode: {meta.get('pair')} (LR-JPEG -> HR x4); training config `{meta.get('train_config')}` "
+             f"(`preproc/configs/{meta.get('train_config')}.json`)",
+             f"- Iterations: {meta.get('iterations')}; training wall time {meta.get('train_wall_s', 0) / 3600:.2f} h "
+             f"on {meta.get('machine')} (shared with other jobs, run under nice)",
+             f"- Data: `../shared/data/train/T91` + `BSD200` minus the first 10 BSD200 images (held out for "
+             f"validation); 128 px HR patches degraded on the fly (MATLAB bicubic x1/4 + JPEG QF uniform "
+             f"10..100), 8 dihedral transforms, L1, Adam(0.9, 0.99), cosine annealing with restarts",
+             f"- Validation Y-PSNR at export (10 held-out BSD200 images): " +
+             ", ".join(f"{k} {v:.3f} dB" for k, v in (meta.get("val_psnr") or {}).items()),
+             f"- Exported {meta.get('exported')}", "",
+             "## Quality (Y-PSNR / Y-SSIM, x4, the paper's recipe; gain over bicubic)", "",
+             f"Measured with `{command}`.", "",
+             "| set | QF | bicubic | " + method + " | gain dB | target dB | met |", "|---|---|---|---|---|---|---|"]
+    all_met = True
+    for (set_name, qf), group in table.groupby(["set", "qf"], sort=True):
+        rows = {r.method: r for r in group.itertuples()}
+        if "bicubic" not in rows or method not in rows:
+            continue
+        b, m = rows["bicubic"], rows[method]
+        gain = m.psnr - b.psnr
+        target = ACCEPTANCE_GAIN_DB.get(int(qf))
+        met = target is not None and gain >= target
+        all_met &= bool(met)
+        lines.append(f"| {set_name} | {qf} | {b.psnr:.2f} / {b.ssim:.4f} | {m.psnr:.2f} / {m.ssim:.4f} | "
+                     f"{gain:+.2f} | {target} | {'yes' if met else 'no'} |")
+    lines += ["", f"Acceptance (gain >= 0.5 / 0.8 / 1.0 dB at QF 10 / 20 / 40 on Set5 and Set14): "
+                  f"**{'met' if all_met else 'not met yet'}**.", "",
+              "## Validation curve (mean Y-PSNR gain over bicubic on the held-out images)", "",
+              "| iteration | QF gains (dB) | train L1 (last logged) |", "|---|---|---|"]
+    log_path = Path(out_dir) / "log.jsonl"
+    last_loss = None
+    if log_path.exists():
+        entries = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+        vals = [e for e in entries if "val_gain" in e]
+        step = max(1, len(vals) // 20)
+        for e in entries:
+            if "loss" in e:
+                last_loss = e["loss"]
+            if "val_gain" in e and (vals.index(e) % step == 0 or e is vals[-1]):
+                gains = ", ".join(f"{k} {v:+.3f}" for k, v in e["val_gain"].items())
+                lines.append(f"| {e['iter']} | {gains} | {last_loss:.5f} |" if last_loss else
+                             f"| {e['iter']} | {gains} | - |")
+    lines += ["", "## Reproduce / continue", "",
+              "```", f"nohup nice -n 10 python -m preproc.train --config {meta.get('train_config')} "
+              f"--out /work/cajnn_train --threads 2 &   # resumes /work/cajnn_train/last.pth, or starts "
+              f"from this file", f"python -m preproc.train --config {meta.get('train_config')} "
+              f"--out /work/cajnn_train --export {weights.as_posix()}", command, "```", ""]
+    return "\n".join(lines)
+
+
 def _is_main_thread() -> bool:
     import threading
     return threading.current_thread() is threading.main_thread()
@@ -500,8 +574,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--export", metavar="DEST", default=None,
                         help="do not train: copy OUT/best.pth to DEST (e.g. preproc/weights/cajnn_small.pth)")
+    parser.add_argument("--card-table", metavar="CSV", default=None,
+                        help="with --export DEST: write DEST's model card (.md) from this quality table1.csv "
+                             "instead of exporting")
+    parser.add_argument("--card-command", default="python run_all.py --task quality --preproc bicubic cajnn "
+                        "--data ../shared/data/sr/Set5 ../shared/data/sr/Set14 --qf 10 20 40 --out /tmp/cajnn_eval")
     args = parser.parse_args(argv)
     try:
+        if args.export and args.card_table:
+            from harness.store import atomic_write_text
+            card = Path(args.export).with_suffix(".md")
+            atomic_write_text(card, model_card(args.export, args.card_table, args.out, args.card_command))
+            print(f"wrote {card}")
+            return
         if args.export:
             print(json.dumps(export_weights(args.out, args.export), default=str))
             return
