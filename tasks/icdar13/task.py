@@ -134,8 +134,7 @@ def _store(ctx: RunContext, cond: Condition, spec: str) -> RecordStore:
               "recognizer": _identity(cond.recognizer), "preprocessor": ctx.preprocessor(spec).describe(),
               "degradation": cond.degradation.tag if cond.degradation else None, "protocol": PROTOCOL}
     folder = ctx.task_dir("icdar13") / "records" / f"{cond.tag}_{_slug(spec)}_{config_key(config)}"
-    writer = f"rank{ctx.rank}" if ctx.world_size > 1 else ""
-    return RecordStore(folder, config, provenance(config), writer=writer)
+    return RecordStore(folder, config, provenance(config), writer=ctx.writer)
 
 
 def _restore(pre: Preprocessor, image: np.ndarray, spec: str, cache: dict) -> tuple[np.ndarray, float]:
@@ -261,11 +260,7 @@ def run(ctx: RunContext) -> list[Path]:
                 chunk = todo[start:start + size]
                 process_chunk(ctx, cond, chunk, stores, done)
                 bar.update(len(chunk))
-    if ctx.world_size > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-    if ctx.rank != 0:
+    if not ctx.finish_shard():
         return []
     paths = []
     for cond in conditions:
