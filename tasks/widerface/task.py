@@ -242,6 +242,7 @@ def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImag
                          [f"{len(evaluated)} images; score normalisation once per submission; the face count "
                           "is recomputed for each resample."], display=_display_diffs(diffs))
     paths += write_table(per_image, out / "per_image", "Per-image records (boxes, time split in seconds)", prov)
+    paths.append(write_pr_curves(out / "pr_curves.csv", {c.name: results[c.name] for c in conditions}))
     for setting in ev.SETTINGS:
         path = out / f"pr_{setting}.png"
         plot_pr_curves({c.name: (results[c.name]["curves"], results[c.name]["ap"]) for c in conditions},
@@ -250,6 +251,18 @@ def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImag
     print((out / "table3.md").read_text().split("<details>")[0])
     print((out / "ap_differences.md").read_text().split("<details>")[0])
     return paths
+
+
+def write_pr_curves(path: Path, results: dict) -> Path:
+    """Write the PR curves (one row per setting, condition and threshold) as CSV; return the path."""
+    frames = []
+    for name, r in results.items():
+        for setting in ev.SETTINGS:
+            frames.append(pd.DataFrame({"setting": setting, "condition": name, "threshold": ev.THRESHOLDS,
+                                        "recall": r["curves"].recall[setting],
+                                        "precision": r["curves"].precision[setting], "ap": r["ap"][setting]}))
+    atomic_write_text(path, pd.concat(frames).to_csv(index=False))
+    return path
 
 
 def _short(describe: dict) -> str:
