@@ -14,7 +14,8 @@ An entry is keyed by
 
 Layout: DIR/<spec slug>_<identity hash>/identity.json, and one lossless PNG per entry in
 DIR/<...>/<first 2 hex digits>/<input hash>.png (written atomically, so concurrent ranks can share one
-cache). An unreadable or wrongly sized entry is recomputed and rewritten.
+cache). An unreadable or wrongly sized entry is recomputed and rewritten. Specs made only of cheap
+built-in stages (none, bicubic, down) are not cached: recomputing them is faster than reading a PNG.
 """
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ def _stage_files(spec: str, options: BuildOptions) -> dict[str, str]:
             if found is not None and found.origin and Path(found.origin).is_file():
                 files[f"source:{module}"] = file_sha256(found.origin)
     return files
+
+
+# Stages that cost less to recompute than to read back from a PNG: specs made only of these are not cached.
+CHEAP_STAGES = frozenset({"none", "bicubic", "down"})
+
+
+def worth_caching(spec: str) -> bool:
+    """Return False for specs whose every stage is cheaper to recompute than to load (e.g. bicubic)."""
+    return not all(p.strip() in CHEAP_STAGES for p in spec.split("+"))
 
 
 def _slug(spec: str) -> str:

@@ -69,9 +69,10 @@ class RunContext:
             pre = build(spec, self.build_options)
             cache_dir = getattr(self.args, "cache", None)
             if cache_dir:
-                from harness.cache import CachedPreprocessor
+                from harness.cache import CachedPreprocessor, worth_caching
 
-                pre = CachedPreprocessor(pre, cache_dir, spec, self.build_options)
+                if worth_caching(spec):
+                    pre = CachedPreprocessor(pre, cache_dir, spec, self.build_options)
             self._built[spec] = pre
         return self._built[spec]
 
@@ -131,6 +132,8 @@ def init_distributed(device: str) -> tuple[int, int]:
     import torch
     import torch.distributed as dist
 
+    if not dist.is_available():
+        raise HarnessError("WORLD_SIZE > 1 (torchrun) but this torch build has no torch.distributed")
     cuda = device.startswith("cuda")
     if cuda:
         if device != "cuda":

@@ -151,3 +151,10 @@ def test_quality_run_with_cache_skips_the_restorer_the_second_time(counting, tmp
     assert len(first) == 2
     pd.testing.assert_frame_equal(first[["image", "psnr", "ssim"]], second[["image", "psnr", "ssim"]],
                                   check_exact=True)
+
+
+def test_cheap_specs_are_not_cached(tmp_path):
+    ctx = RunContext(args=argparse.Namespace(cache=str(tmp_path / "cache")), out_dir=Path("."),
+                     preproc_specs=["bicubic"])
+    assert not isinstance(ctx.preprocessor("bicubic"), CachedPreprocessor)
+    assert not isinstance(ctx.preprocessor("none"), CachedPreprocessor)
