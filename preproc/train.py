@@ -455,7 +455,9 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
 
 
 def export_weights(out_dir: str | Path, destination: str | Path) -> dict:
-    """Copy OUT/best.pth to `destination` (the shippable weights file) with the machine recorded.
+    """Copy OUT/best.pth (or, before the first validation, OUT/last.pth's weights) to `destination`.
+
+    The shippable weights file records the machine and the export time.
 
     Returns the file's metadata (everything but the tensors).
     """
@@ -464,9 +466,16 @@ def export_weights(out_dir: str | Path, destination: str | Path) -> dict:
     from harness.store import atomic_write_bytes
 
     source = Path(out_dir) / "best.pth"
-    if not source.is_file():
-        raise HarnessError(f"{source}: no best weights yet (the first validation writes them)")
-    obj = torch.load(source, map_location="cpu", weights_only=True)
+    if source.is_file():
+        obj = torch.load(source, map_location="cpu", weights_only=True)
+    elif (Path(out_dir) / "last.pth").is_file():  # before the first validation: the latest weights
+        ckpt = torch.load(Path(out_dir) / "last.pth", map_location="cpu", weights_only=False)
+        config = TrainConfig(**ckpt["config"])
+        obj = {"params": ckpt["model"], "config": {k: v for k, v in config.model.items() if k != "name"},
+               "model_name": config.model["name"], "pair": config.pair, "iterations": ckpt["iteration"],
+               "train_config": config.name, "train_wall_s": round(ckpt.get("elapsed_s", 0.0))}
+    else:
+        raise HarnessError(f"{source}: no best weights yet, and no last.pth checkpoint either")
     obj["params"] = {k: v.float().contiguous() for k, v in obj["params"].items()}
     obj["machine"] = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, " \
                      f"torch {torch.__version__}".replace("  ", " ")

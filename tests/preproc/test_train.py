@@ -116,5 +116,7 @@ def test_export_writes_loadable_weights(tmp_path):
     assert meta["iterations"] == 2 and "machine" in meta
     model, info = load_cajnn(tmp_path / "cajnn_tiny.pth")
     assert info["config"] == {"nf": 8, "gc": 4, "nb": 1} and info["iterations"] == 2
+    (tmp_path / "run" / "best.pth").unlink()  # falls back to last.pth's weights
+    assert export_weights(tmp_path / "run", tmp_path / "from_last.pth")["iterations"] == 2
     with pytest.raises(HarnessError, match="best.pth"):
         export_weights(tmp_path / "empty", tmp_path / "x.pth")
