@@ -98,11 +98,13 @@ def test_unsharded_context_needs_no_process_group():
 
 
 AGREE_SCRIPT = """
-import os, sys
-from harness.cli import agree_on_error, close_distributed, init_distributed
+from pathlib import Path
+from harness.cli import RunContext, agree_on_error, close_distributed, init_distributed
 from harness.errors import HarnessError
 rank, world_size = init_distributed("cpu")
 try:
+    ctx = RunContext(args=None, out_dir=Path("."), preproc_specs=[], rank=rank, world_size=world_size)
+    print(ctx.writer, ctx.finish_shard())
     agree_on_error("bad weights on this node" if rank == 1 else None, world_size)
     print("no error")
 except HarnessError as exc:
@@ -112,7 +114,7 @@ finally:
 """
 
 
-def test_an_error_on_one_rank_stops_every_rank():
+def test_finish_shard_and_an_error_on_one_rank_stops_every_rank():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -123,5 +125,6 @@ def test_an_error_on_one_rank_stops_every_rank():
              for r in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert outs[1][0].strip() == "bad weights on this node"
-    assert outs[0][0].strip() == "rank 1: bad weights on this node"
+    # finish_shard: a barrier on every rank; only rank 0 goes on to write the tables.
+    assert outs[0][0].splitlines() == ["rank00000 True", "rank 1: bad weights on this node"]
+    assert outs[1][0].splitlines() == ["rank00001 False", "bad weights on this node"]
