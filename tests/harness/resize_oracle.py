@@ -46,15 +46,22 @@ def weights_indices(in_len: int, out_len: int, scale: float, antialias: bool = T
     return weights, np.where(m < in_len, m, 2 * in_len - 1 - m)
 
 
-def resize_axis(img: np.ndarray, axis: int, out_len: int, scale: float, antialias: bool = True) -> np.ndarray:
-    """Return `img` resized along `axis` to `out_len`, rounded to uint8 as MATLAB's cast does."""
+def resize_axis(img: np.ndarray, axis: int, out_len: int, scale: float, antialias: bool = True,
+                tap_by_tap: bool = True) -> np.ndarray:
+    """Return `img` resized along `axis` to `out_len`, rounded to uint8 as MATLAB's cast does.
+
+    `tap_by_tap=False` sums each output pixel with one BLAS dot, exactly as BasicSR does; the default
+    adds tap by tap in order, as MATLAB's loop does (a dot may add in another order, which changes the
+    rounding of the rare sums that land on a tie such as 207.5 at scale 1.5).
+    """
     src = np.moveaxis(img, axis, 0).astype(np.float64)
     out = np.empty((out_len,) + src.shape[1:], dtype=np.float64)
     weights, indices = weights_indices(src.shape[0], out_len, scale, antialias)
     for i in range(out_len):
         gathered = src[indices[i]]
-        # Tap by tap in order, as MATLAB's loop adds (a BLAS dot may add in another order, which
-        # changes the rounding of the rare sums that land on a tie such as 207.5).
+        if not tap_by_tap:
+            out[i] = np.tensordot(weights[i], gathered, axes=(0, 0))
+            continue
         acc = weights[i, 0] * gathered[0]
         for k in range(1, len(weights[i])):
             acc = acc + weights[i, k] * gathered[k]
@@ -63,7 +70,8 @@ def resize_axis(img: np.ndarray, axis: int, out_len: int, scale: float, antialia
     return np.moveaxis(out, 0, axis)
 
 
-def imresize(img: np.ndarray, scale: float | None = None, output_shape=None, antialias: bool = True) -> np.ndarray:
+def imresize(img: np.ndarray, scale: float | None = None, output_shape=None, antialias: bool = True,
+             tap_by_tap: bool = True) -> np.ndarray:
     """Return uint8 `img` (HxW or HxWxC) resized like MATLAB bicubic: smaller scale first, rows on ties."""
     in_shape = img.shape[:2]
     if scale is not None:
@@ -77,5 +85,5 @@ def imresize(img: np.ndarray, scale: float | None = None, output_shape=None, ant
     for axis in order:
         if scales[axis] == 1.0 and out_shape[axis] == in_shape[axis]:
             continue
-        out = resize_axis(out, axis, out_shape[axis], scales[axis], antialias)
+        out = resize_axis(out, axis, out_shape[axis], scales[axis], antialias, tap_by_tap)
     return np.ascontiguousarray(out)
