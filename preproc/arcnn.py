@@ -4,8 +4,8 @@ Dong, Deng, Loy, Tang, "Compression Artifacts Reduction by a Deep Convolutional 
 four convolutions, feature extraction 9x9 (64), feature enhancement 7x7 (32), mapping 1x1 (16),
 reconstruction 5x5, ReLU after the first three.
 
-Parameters: the paper's network works on the Y channel (1 -> 1): 106,448 weights (its own count, no
-biases), 106,561 with biases. This colour version (3 -> 3) has 117,731. The CAJNN paper lists "ARCNN
+Parameters, computed from the paper's layer table: its network works on the Y channel (1 -> 1), 106,448
+weights without biases, 106,561 with them. This colour version (3 -> 3) has 117,731. The CAJNN paper lists "ARCNN
 0.56 M", which fits no AR-CNN configuration; it is the count of the 17-layer grey DnCNN (556,096
 with BN), so the CAJNN paper's two entries look swapped or mislabelled (see preproc/dncnn.py).
 

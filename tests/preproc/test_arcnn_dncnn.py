@@ -18,7 +18,7 @@ def conv(k, cin, cout, bias=True):
 
 
 def test_arcnn_parameter_count():
-    # AR-CNN (ICCV 2015): 9x9x64, 7x7x32, 1x1x16, 5x5; the paper counts 106,448 weights for Y (no bias).
+    # AR-CNN (ICCV 2015) layer table: 9x9x64, 7x7x32, 1x1x16, 5x5, on Y: 106,448 weights without biases.
     assert conv(9, 1, 64, 0) + conv(7, 64, 32, 0) + conv(1, 32, 16, 0) + conv(5, 16, 1, 0) == 106_448
     assert count(ARCNN(channels=1)) == conv(9, 1, 64) + conv(7, 64, 32) + conv(1, 32, 16) + conv(5, 16, 1)
     assert count(ARCNN()) == conv(9, 3, 64) + conv(7, 64, 32) + conv(1, 32, 16) + conv(5, 16, 3) == 117_731
