@@ -50,7 +50,12 @@ class RapidOCRRecognizer(Recognizer):
                       f"{_value(cfg.get('model_type'))} rec ({_value(cfg.get('engine_type'))}, in the wheel)")
 
     def _run(self, bgr: list[np.ndarray]) -> tuple[list[str], list[float]]:
-        out = self._rec(self._input(img=bgr))
+        from rapidocr.inference_engine.onnxruntime.main import ONNXRuntimeError
+
+        try:
+            out = self._rec(self._input(img=bgr))
+        except ONNXRuntimeError as exc:  # the task records RuntimeError per word and goes on
+            raise RuntimeError(f"onnxruntime failed: {str(exc).strip().splitlines()[-1]}") from None
         return [str(t) for t in out.txts], [float(s) for s in out.scores]
 
     def recognize(self, images):
