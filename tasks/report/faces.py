@@ -78,7 +78,7 @@ def differences(diffs: pd.DataFrame) -> pd.DataFrame:
     for r in diffs.to_dict("records"):
         c, b, s = str(r["condition"]), str(r["baseline"]), str(r["setting"])
         pd_ = paper[c][s] - paper[b][s] if c in paper and b in paper else None
-        rows.append({"Comparison": f"{c} - {b}", "Setting": s, "ΔAP ours": fmt(_num(r["difference"]), 4, True),
+        rows.append({"Comparison": f"{c} - {b}", "Subset": s, "ΔAP ours": fmt(_num(r["difference"]), 4, True),
                      "95% CI": f"[{fmt(_num(r['ci_low']), 4, True)}, {fmt(_num(r['ci_high']), 4, True)}]",
                      "ΔAP paper": fmt(pd_, 3, True)})
     return pd.DataFrame(rows)

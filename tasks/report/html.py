@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,11 @@ TEXT_COLUMNS = ("Setting", "Method", "Condition", "Comparison", "ours on", "Labe
 
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _inline(text) -> str:
+    """Return escaped text with `code` spans (as written in the Markdown) set as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(text))
 
 
 def table_html(key: str, frame: pd.DataFrame) -> str:
@@ -74,7 +80,7 @@ def render(title: str, header: list[str], sections: list[Section], report_dir: P
     missing = [m for s in sections for m in s.missing]
     parts.append('<section id="missing"><h2>What is missing</h2>')
     if missing:
-        parts.append('<div class="missing"><ul>' + "".join(f"<li>{_e(m)}</li>" for m in missing) + "</ul></div>")
+        parts.append('<div class="missing"><ul>' + "".join(f"<li>{_inline(m)}</li>" for m in missing) + "</ul></div>")
     else:
         parts.append("<p>Nothing: every task and every paper row ran.</p>")
     parts.append("</section>")
@@ -89,7 +95,7 @@ def render(title: str, header: list[str], sections: list[Section], report_dir: P
         for table in sec.tables:
             parts.append(f"<h3>{_e(table.title)}</h3>")
             if table.notes:
-                parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in table.notes) + "</ul>")
+                parts.append('<ul class="notes">' + "".join(f"<li>{_inline(n)}</li>" for n in table.notes) + "</ul>")
             parts.append(table_html(table.key, table.frame))
         for fig in sec.figures:
             parts.append(f'<figure><img src="{data_uri(report_dir / fig.path)}" alt="{_e(fig.caption)}">'

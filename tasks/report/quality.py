@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.image import list_images
+from harness.errors import HarnessError
 from harness.store import read_records
 from tasks.paper import TABLE1_METHODS, paper_values, table1_value
 from tasks.report import figures
@@ -65,16 +65,23 @@ def read_stores(task_dir: Path) -> tuple[list[Store], list[str]]:
     return stores, notes
 
 
-def _expected_images(stores: list[Store]) -> dict[str, int]:
-    """Return set name -> number of images in its folder (or the most any store has, if it is gone)."""
+def _expected_images(task_dir: Path, stores: list[Store]) -> dict[str, int]:
+    """Return set name -> images a complete run scores: the set's size, capped by the `--limit` of the
+    last run that wrote table1 (a run interrupted before that is measured against the whole set)."""
+    from tasks.quality.datasets import embedded_set, folder_set
+
+    limit = None
+    prov_path = task_dir / "table1.provenance.json"
+    if prov_path.is_file():
+        limit = json.loads(prov_path.read_text(encoding="utf-8")).get("config", {}).get("limit")
     out = {}
     for s in stores:
         name, root = s.config["set"], Path(s.config.get("set_root", ""))
         try:
-            count = len(list_images(root)) if root.is_dir() else 0
-        except OSError:
-            count = 0
-        out[name] = max(out.get(name, 0), count, len(s.records))
+            count = len(embedded_set().files if name == "skimage-smoke" else folder_set(root).files)
+        except HarnessError:
+            count = len(s.records)  # the set is not on this machine any more
+        out[name] = max(out.get(name, 0), min(count, limit) if limit else count)
     return out
 
 
@@ -156,7 +163,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     if not stores:
         sec.missing.append("quality: no results (run `python run_all.py --task quality --data SET5 SET14`)")
         return sec
-    expected = _expected_images(stores)
+    expected = _expected_images(task_dir, stores)
     for s in stores:
         set_name, qf, spec = s.key
         if len(s.records) < expected[set_name]:
@@ -167,11 +174,15 @@ def section(out_dir: Path, report_dir: Path) -> Section:
             sec.missing.append(f"quality: {set_name} QF {qf} {spec}: {len(errors)} image(s) failed "
                                f"({errors[0][:120]})")
     ran = {(s.key[2], s.key[1]) for s in stores}
+    not_run: dict[str, list[int]] = {}
     for row in paper_values()["table1"]["rows"]:
         specs = [k for k, v in TABLE1_METHODS.items() if v == row["method"]]
         if specs and (specs[0], row["qf"]) not in ran:
-            sec.missing.append(f"quality: paper row QF {row['qf']} {row['method']} not run "
-                               f"(`--preproc {specs[0]} --qf {row['qf']}`)")
+            not_run.setdefault(specs[0], []).append(row["qf"])
+    if not_run:
+        sec.missing.append("quality: paper rows not run: " + "; ".join(
+            f"{TABLE1_METHODS[spec]} at QF {', '.join(map(str, qfs))} (`--preproc {spec} --qf "
+            f"{' '.join(map(str, qfs))}`)" for spec, qfs in not_run.items()))
     sets_run = {s.key[0] for s in stores}
     absent = [name for name in PAPER_SETS if name not in sets_run]
     if absent:

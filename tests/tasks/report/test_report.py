@@ -1,0 +1,145 @@
+"""The report: built from real task runs (tiny), rendered in a real headless browser, and from partial
+or interrupted results without crashing."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import run_all
+from tasks.report.build import build_report
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--no-first-run", "--hide-scrollbars"]
+# Injected into a copy of the page (the report itself has no script): marks every image loaded or not.
+MARK_IMAGES = """<script>
+window.addEventListener('load', function () {
+  document.querySelectorAll('img').forEach(function (img) {
+    img.setAttribute('data-loaded', img.complete && img.naturalWidth > 0 ? 'yes' : 'no');
+  });
+  document.body.setAttribute('data-checked', 'yes');
+});
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Path:
+    """A results folder with real (tiny) quality and widerface runs; each run rebuilds its report."""
+    out = tmp_path_factory.mktemp("results")
+    assert run_all.main(["--task", "quality", "--preproc", "bicubic", "--limit", "1", "--qf", "10", "40",
+                         "--out", str(out), "--threads", "1"]) == 0
+    assert run_all.main(["--task", "widerface", "--preproc", "bicubic", "--detector", "haar",
+                         "--min-face-size", "8", "--out", str(out), "--threads", "1"]) == 0
+    return out
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        message = "chromium not installed (apt-get install -y chromium; .ci/run installs it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run_browser(args: list[str], profile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_every_run_writes_the_report(results):
+    page = results / "report" / "index.html"
+    md = (results / "report" / "report.md").read_text()
+    assert page.is_file()
+    for title in ("Table I: Y-PSNR / Y-SSIM", "Table III: WIDER FACE AP", "AP differences vs LR"):
+        assert title in md
+    # The paper's bicubic QF 10 Set5 value sits beside ours; the embedded set is flagged as substituted.
+    assert "23.99/" not in md and "| 10 | bicubic | skimage-smoke |" in md
+    assert "substituted: skimage-smoke is not a paper test set" in md
+    assert "substituted: HAAR" in md and "instead of Tiny Faces weights" in md
+    assert "embedded smoke set instead of WIDER FACE val" in md
+    # Missing items are listed, not fatal.
+    assert "icdar13: no results" in md and "Bicubic at QF 20 (`--preproc bicubic --qf 20`)" in md
+    # Pictures with dataset pixels are links in the Markdown, plots inline.
+    assert "](images/quality_skimage-smoke_astronaut.png)" in md
+    assert "![" in md and "](plots/widerface_pr" in md
+    assert "<details><summary>quality skimage-smoke QF 10 bicubic" in md
+
+
+def test_report_only_option_rebuilds_from_stored_results(results, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy, ignore=shutil.ignore_patterns("report"))
+    assert run_all.main(["--report", str(copy)]) == 0
+    assert (copy / "report" / "index.html").is_file()
+    a = (results / "report" / "report.md").read_text()
+    b = (copy / "report" / "report.md").read_text()
+    strip = lambda s: re.sub(r"Built .*?\n", "", s).split("## Provenance")[0].replace(str(copy), str(results))
+    assert strip(a) == strip(b)
+
+
+def test_page_in_headless_browser(results, tmp_path):
+    page = results / "report" / "index.html"
+    html = page.read_text()
+    assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
+    # Every table present in the results appears, with an id.
+    for key in ("table1", "runtime", "table3", "ap_differences"):
+        assert f'data-table="{key}"' in html
+    # A copy with the marking script and one deliberately broken image (so the check is not vacuous).
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.replace("</body>", '<img id="control" src="no-such-file.png" alt="control">'
+                                  + MARK_IMAGES + "</body>"))
+    done = run_browser(["--virtual-time-budget=10000", "--dump-dom", probe.as_uri()], tmp_path / "profile1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = done.stdout
+    assert 'data-checked="yes"' in dom
+    images = re.findall(r"<img\b[^>]*>", dom)
+    control = [i for i in images if 'id="control"' in i]
+    others = [i for i in images if 'id="control"' not in i]
+    assert len(control) == 1 and 'data-loaded="no"' in control[0]
+    assert len(others) == html.count("<figure><img") >= 3  # an image grid, the PR panels, a drawing
+    broken = [i[:120] for i in others if 'data-loaded="yes"' not in i]
+    assert not broken, broken
+    for key in ("table1", "runtime", "table3", "ap_differences"):
+        assert f'id="{key}"' in dom
+    # A screenshot at a laptop's width, for a person to look at.
+    shot = tmp_path / "report.png"
+    done = run_browser(["--window-size=1366,3000", f"--screenshot={shot}", page.as_uri()], tmp_path / "profile2")
+    assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+    assert pixels.shape == (3000, 1366) and pixels.std() > 20  # not blank
+    print(f"screenshot: {shot}")
+
+
+def test_interrupted_run_and_damaged_results(results, tmp_path):
+    copy = tmp_path / "partial"
+    shutil.copytree(results / "quality", copy / "quality")
+    shutil.copytree(results / "widerface" / "records", copy / "widerface" / "records")  # no table3.csv yet
+    # An interrupted quality run: a store with a torn last line and fewer images than its set.
+    store = next((copy / "quality" / "records").glob("*_q40_*"))
+    config = json.loads((store / "config.json").read_text())
+    config["config"]["qf"] = 30
+    other = store.with_name(store.name.replace("_q40_", "_q30_"))
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps(config))
+    (other / "records.jsonl").write_text('{"id": "astronaut.png", "psnr": 2')  # torn: no record
+    page = build_report(copy)
+    md = page.with_name("report.md").read_text()
+    assert "QF 30 bicubic: 0 of 1 images scored" in md and "QF 40 bicubic: 1 of" not in md
+    assert "Table III was not written" in md
+    # A damaged file in one task leaves the others intact.
+    (copy / "widerface" / "table3.csv").write_text("not,a\ntable")
+    md = build_report(copy).with_name("report.md").read_text()
+    assert "could not be read" in md and "Table I: Y-PSNR" in md
+
+
+def test_empty_results_folder(tmp_path):
+    md = build_report(tmp_path).with_name("report.md").read_text()
+    assert "quality: no results" in md and "widerface: no results" in md and "icdar13: no results" in md
