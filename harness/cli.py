@@ -51,6 +51,7 @@ class RunContext:
     build_options: BuildOptions = field(default_factory=BuildOptions)
     rank: int = 0
     world_size: int = 1
+    finished_shard: bool = False  # set by finish_shard(); run_all.py checks it
     _built: dict = field(default_factory=dict)
 
     @property
@@ -60,8 +61,6 @@ class RunContext:
     @property
     def limit(self) -> int | None:
         return self.args.limit
-
-    finished_shard: bool = False
 
     def preprocessor(self, spec: str) -> Preprocessor:
         """Return the preprocessor for `spec`, built once per run (wrapped by the cache with --cache)."""
