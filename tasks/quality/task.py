@@ -48,8 +48,7 @@ def _store(ctx: RunContext, image_set: ImageSet, qf: int, spec: str) -> RecordSt
               "scale": SCALE, "preprocessor": pre.describe(), "crop_border": ctx.args.crop_border,
               "recipe": RECIPE}
     folder = ctx.task_dir("quality") / "records" / f"{image_set.name}_q{qf}_{_slug(spec)}_{config_key(config)}"
-    writer = f"rank{ctx.rank}" if ctx.world_size > 1 else ""
-    return RecordStore(folder, config, provenance(config), writer=writer)
+    return RecordStore(folder, config, provenance(config), writer=ctx.writer)
 
 
 def _slug(spec: str) -> str:
@@ -135,12 +134,8 @@ def run(ctx: RunContext) -> list[Path]:
         for path in tqdm(ctx.shard(files), desc=f"quality {image_set.name}", unit="img", disable=None):
             examples_dir = ctx.task_dir("quality") / "examples" / image_set.name / path.name
             score_image(path, qfs, stores, ctx, examples_dir if path.name in examples else None)
-    if ctx.rank != 0:
+    if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes
         return []
-    if ctx.world_size > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
     return write_tables(ctx, sets, qfs, all_stores)
 
 
