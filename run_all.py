@@ -106,14 +106,7 @@ def run_tasks(args, modules: dict, rank: int = 0, world_size: int = 1) -> int:
         except HarnessError as exc:
             error = str(exc)
         agree_on_error(error, world_size)
-        module.run(ctx)
-        if world_size > 1 and rank != 0 and not ctx.finished_shard:
-            # The task synchronised on rank 0 only (`if ctx.rank != 0: return` before its
-            # dist.barrier()): meet that barrier here so rank 0 goes on. Tasks should call
-            # ctx.finish_shard() on every rank instead.
-            import torch.distributed as dist
-
-            dist.barrier()
+        module.run(ctx)  # every rank runs its shard; the task's ctx.finish_shard() lets rank 0 merge
         _report_cache(ctx)
     if rank == 0:
         build_report(Path(args.out))

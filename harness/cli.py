@@ -51,7 +51,6 @@ class RunContext:
     build_options: BuildOptions = field(default_factory=BuildOptions)
     rank: int = 0
     world_size: int = 1
-    finished_shard: bool = False  # set by finish_shard(); run_all.py checks it
     _built: dict = field(default_factory=dict)
 
     @property
@@ -91,7 +90,6 @@ class RunContext:
 
         Every rank must call it (a task does `if not ctx.finish_shard(): return []` after its loop).
         """
-        self.finished_shard = True
         if self.world_size > 1:
             import torch.distributed as dist
 
