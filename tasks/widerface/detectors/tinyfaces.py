@@ -135,7 +135,7 @@ def decode(score_map: np.ndarray, templates: np.ndarray, scale: float,
     """Return (corners (n, 4) in input-image pixels, logits (n,)) from one (125, H, W) output map."""
     n = len(templates)
     logits = score_map[:n]
-    prob = 1.0 / (1.0 + np.exp(-logits))
+    prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -60.0, 60.0)))
     gate = np.zeros(n, dtype=bool)
     gate[list(ACTIVE_TEMPLATES)] = True
     prob[~gate] = 0.0
@@ -145,9 +145,11 @@ def decode(score_map: np.ndarray, templates: np.ndarray, scale: float,
     cw = templates[c, 2] - templates[c, 0] + 1
     ch = templates[c, 3] - templates[c, 1] + 1
     rcx, rcy = cx + cw * tx, cy + ch * ty
-    rcw, rch = cw * np.exp(tw), ch * np.exp(th)
-    corners = np.stack([rcx - rcw / 2, rcy - rch / 2, rcx + rcw / 2, rcy + rch / 2], axis=1) / scale
-    return corners, logits[c, fy, fx]
+    with np.errstate(over="ignore", invalid="ignore"):
+        rcw, rch = cw * np.exp(tw), ch * np.exp(th)
+        corners = np.stack([rcx - rcw / 2, rcy - rch / 2, rcx + rcw / 2, rcy + rch / 2], axis=1) / scale
+    finite = np.isfinite(corners).all(axis=1)   # an overflowing size is no box (never seen with trained weights)
+    return corners[finite], logits[c, fy, fx][finite]
 
 
 class TinyFacesDetector(Detector):

@@ -114,11 +114,19 @@ def test_tinyfaces_checkpoint_load_and_detect(tiny, tmp_path):
 
     tinyfaces, model = tiny
     path = tmp_path / "checkpoint_50.pth"
-    torch.save({"epoch": 50, "batch_size": 12, "model": model.state_dict()}, path)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    # heads that ignore the (untrained) features: logits from the bias only, zero offsets
+    for key in ("score_res3.weight", "score_res4.weight", "score_res3.bias", "score_res4.bias"):
+        state[key].zero_()
+    state["score_res3.bias"][:25] = torch.linspace(-2, 2, 25)
+    torch.save({"epoch": 50, "batch_size": 12, "model": state}, path)
     detector = build_detector("tinyfaces", DetectorOptions(weights=str(path)))
     dets = detector.detect(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8))
     assert dets.boxes.shape[1] == 4 and len(dets.scores) == len(dets)
+    assert len(dets) and np.isfinite(dets.boxes).all()
     assert np.all(np.diff(dets.scores) <= 0)          # NMS keep order = descending score
+    active = torch.linspace(-2, 2, 25)[4:12].numpy()  # only templates 4..11 can fire
+    assert np.isin(dets.scores.astype(np.float32), active).all()
     assert detector.describe()["weights_sha256"]
 
 
