@@ -79,6 +79,7 @@ def image_grid(rows: list[list[tuple[str, Path, str | None, int]]], path: Path) 
 def word_strip(words: list[dict], path: Path, columns: int = 4) -> Path:
     """Write word crops in a grid; each word is {image (array), title, caption} (e.g. label, predictions)."""
     plt = _pyplot()
+    columns = max(1, min(columns, len(words)))
     nrows = max(1, -(-len(words) // columns))
     fig, axes = plt.subplots(nrows, columns, figsize=(2.6 * columns, 1.45 * nrows), squeeze=False)
     for ax in axes.ravel():

@@ -35,6 +35,9 @@ def results(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("results")
     assert run_all.main(["--task", "quality", "--preproc", "bicubic", "--limit", "1", "--qf", "10", "40",
                          "--out", str(out), "--threads", "1"]) == 0
+    # Words degraded x2 + JPEG 30 first, so that bicubic changes some predictions (a word strip to draw).
+    assert run_all.main(["--task", "icdar13", "--preproc", "none", "bicubic", "--degrade", "x2,q30",
+                         "--out", str(out), "--threads", "1"]) == 0
     assert run_all.main(["--task", "widerface", "--preproc", "bicubic", "--detector", "haar",
                          "--min-face-size", "8", "--out", str(out), "--threads", "1"]) == 0
     return out
@@ -59,15 +62,23 @@ def test_every_run_writes_the_report(results):
     page = results / "report" / "index.html"
     md = (results / "report" / "report.md").read_text()
     assert page.is_file()
-    for title in ("Table I: Y-PSNR / Y-SSIM", "Table III: WIDER FACE AP", "AP differences vs LR"):
+    for title in ("Table I: Y-PSNR / Y-SSIM", "Table II: word recognition, smoke-rendered-words, rapidocr, "
+                  "degraded x2_q30", "Table III: WIDER FACE AP", "AP differences vs LR"):
         assert title in md
+    # Table II: the paper's baseline beside ours, the paired columns, the substitutions.
+    assert "| none | 91.67% | 22/24 | - | - | - | 85.30% (934/1095) | - | +6.37 pp |" in md
+    assert "| bicubic | 87.50% | 21/24 | -4.17 pp (-1) | 0/1 | 1 | - |" in md
+    assert "rapidocr (rapidocr 3.10.0) instead of TRBA weights" in md
+    assert "embedded smoke set of rendered words instead of ICDAR 2013" in md
+    assert "icdar13: paper rows not run: cajnn, cajnn+down" in md
+    assert "](images/text_smoke-rendered-words_rapidocr_x2_q30_bicubic.png)" in md
     # The paper's bicubic QF 10 Set5 value sits beside ours; the embedded set is flagged as substituted.
     assert "23.99/" not in md and "| 10 | bicubic | skimage-smoke |" in md
     assert "substituted: skimage-smoke is not a paper test set" in md
     assert "substituted: HAAR" in md and "instead of Tiny Faces weights" in md
     assert "embedded smoke set instead of WIDER FACE val" in md
     # Missing items are listed, not fatal.
-    assert "icdar13: no results" in md and "Bicubic at QF 20 (`--preproc bicubic --qf 20`)" in md
+    assert "Bicubic at QF 20 (`--preproc bicubic --qf 20`)" in md
     # Pictures with dataset pixels are links in the Markdown, plots inline.
     assert "](images/quality_skimage-smoke_astronaut.png)" in md
     assert "![" in md and "](plots/widerface_pr" in md
@@ -90,7 +101,8 @@ def test_page_in_headless_browser(results, tmp_path):
     html = page.read_text()
     assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
     # Every table present in the results appears, with an id.
-    for key in ("table1", "runtime", "table3", "ap_differences"):
+    tables = ("table1", "runtime", "table2_smoke-rendered-words_rapidocr_x2_q30", "table3", "ap_differences")
+    for key in tables:
         assert f'data-table="{key}"' in html
     # A copy with the marking script and one deliberately broken image (so the check is not vacuous).
     probe = tmp_path / "probe.html"
@@ -104,10 +116,10 @@ def test_page_in_headless_browser(results, tmp_path):
     control = [i for i in images if 'id="control"' in i]
     others = [i for i in images if 'id="control"' not in i]
     assert len(control) == 1 and 'data-loaded="no"' in control[0]
-    assert len(others) == html.count("<figure><img") >= 3  # an image grid, the PR panels, a drawing
+    assert len(others) == html.count("<figure><img") >= 4  # an image grid, a word strip, the PR panels, a drawing
     broken = [i[:120] for i in others if 'data-loaded="yes"' not in i]
     assert not broken, broken
-    for key in ("table1", "runtime", "table3", "ap_differences"):
+    for key in tables:
         assert f'id="{key}"' in dom
     # A screenshot at a laptop's width, for a person to look at.
     shot = tmp_path / "report.png"
@@ -122,6 +134,7 @@ def test_interrupted_run_and_damaged_results(results, tmp_path):
     copy = tmp_path / "partial"
     shutil.copytree(results / "quality", copy / "quality")
     shutil.copytree(results / "widerface" / "records", copy / "widerface" / "records")  # no table3.csv yet
+    shutil.copytree(results / "icdar13" / "records", copy / "icdar13" / "records")  # no table2 yet
     # An interrupted quality run: a store with a torn last line and fewer images than its set.
     store = next((copy / "quality" / "records").glob("*_q40_*"))
     config = json.loads((store / "config.json").read_text())
@@ -134,6 +147,8 @@ def test_interrupted_run_and_damaged_results(results, tmp_path):
     md = page.with_name("report.md").read_text()
     assert "QF 30 bicubic: 0 of 1 images scored" in md and "QF 40 bicubic: 1 of" not in md
     assert "Table III was not written" in md
+    assert "smoke-rendered-words_rapidocr_x2_q30: per-word records stored (bicubic 24, none 24 words) but " \
+           "Table II was not written" in md
     # A damaged file in one task leaves the others intact.
     (copy / "widerface" / "table3.csv").write_text("not,a\ntable")
     md = build_report(copy).with_name("report.md").read_text()
