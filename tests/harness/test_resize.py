@@ -94,6 +94,16 @@ def test_half_down_antialiased_by_hand():
     assert list(imresize(row, 0.5)[0]) == [100, 100, 96, 156, 115, 99, 100, 100]
 
 
+def test_quarter_down_antialiased_by_hand():
+    # x1/4: kernel 0.25 * cubic(d / 4), u = 4x - 3/2. Background 100, 228 at 1-based 8, so
+    # out = 100 + 128 * 0.25 * cubic((u - 8) / 4): x = 1..4 -> d = -5.5, -1.5, 2.5, 6.5 ->
+    # cubic(11/8) = -75/1024, cubic(3/8) = 745/1024, cubic(5/8) = 399/1024, cubic(13/8) = -45/1024.
+    row = np.full((1, 16), 100, dtype=np.uint8)
+    row[0, 7] = 228
+    by_hand = 100 + 128 * np.array([-75, 745, 399, -45]) / 4096  # 97.66, 123.28, 112.47, 98.59
+    assert list(imresize(row, 0.25)[0]) == list(np.floor(by_hand + 0.5).astype(int)) == [98, 123, 112, 99]
+
+
 def test_quarter_down_of_constant_is_constant():
     img = np.full((13, 21, 3), 77, dtype=np.uint8)
     out = imresize(img, 0.25)
