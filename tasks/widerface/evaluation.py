@@ -335,13 +335,19 @@ def _best_faces(gt: GroundTruth, sub: Submission, pred_ids: np.ndarray, image_of
     n_gt = np.diff(gt.offsets)[image_of_pred]
     pair_pred = np.repeat(np.arange(len(pred_ids)), n_gt)
     pair_face = _ranges(gt.offsets[image_of_pred], n_gt)
-    p = sub.boxes[pred_ids][pair_pred]
-    g = gt.boxes[pair_face]
     # x2 = x + w (not x + w - 1) and the +1 in widths: boxoverlap.m with the tool's x2 convention.
-    iw = np.minimum(p[:, 0] + p[:, 2], g[:, 0] + g[:, 2]) - np.maximum(p[:, 0], g[:, 0]) + 1
-    ih = np.minimum(p[:, 1] + p[:, 3], g[:, 1] + g[:, 3]) - np.maximum(p[:, 1], g[:, 1]) + 1
+    p = sub.boxes[pred_ids]
+    px1, py1, px2, py2 = (np.ascontiguousarray(c)[pair_pred] for c in
+                          (p[:, 0], p[:, 1], p[:, 0] + p[:, 2], p[:, 1] + p[:, 3]))
+    p_area = ((p[:, 2] + 1) * (p[:, 3] + 1))[pair_pred]
+    g = gt.boxes
+    gx1, gy1, gx2, gy2 = (np.ascontiguousarray(c)[pair_face] for c in
+                          (g[:, 0], g[:, 1], g[:, 0] + g[:, 2], g[:, 1] + g[:, 3]))
+    g_area = ((g[:, 2] + 1) * (g[:, 3] + 1))[pair_face]
+    iw = np.minimum(px2, gx2) - np.maximum(px1, gx1) + 1
+    ih = np.minimum(py2, gy2) - np.maximum(py1, gy1) + 1
     inter = iw * ih
-    union = (p[:, 2] + 1) * (p[:, 3] + 1) + (g[:, 2] + 1) * (g[:, 3] + 1) - inter
+    union = p_area + g_area - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where((iw > 0) & (ih > 0), inter / union, 0.0)
     starts = np.concatenate([[0], np.cumsum(n_gt)[:-1]])
