@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import string
+import warnings
 
 import cv2
 import numpy as np
@@ -93,10 +94,12 @@ class EasyOCRRecognizer(Recognizer):
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start:start + self.batch_size]
                 box = [[0, 0], [1, 0], [1, 1], [0, 1]]
-                result = self._get_text(self.reader.character, MODEL_HEIGHT, int(width), self.reader.recognizer,
-                                        self.reader.converter, [(box, crop) for _, crop in chunk],
-                                        self.ignore_char, self.decoder, 5, len(chunk), self.contrast_ths,
-                                        self.adjust_contrast, 0.003, 0, "cpu")
+                with warnings.catch_warnings():  # its DataLoader asks for pin_memory on CPU
+                    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+                    result = self._get_text(self.reader.character, MODEL_HEIGHT, int(width), self.reader.recognizer,
+                                            self.reader.converter, [(box, crop) for _, crop in chunk],
+                                            self.ignore_char, self.decoder, 5, len(chunk), self.contrast_ths,
+                                            self.adjust_contrast, 0.003, 0, "cpu")
                 for (i, _), (_, text, conf) in zip(chunk, result):
                     texts[i], scores[i] = str(text), float(conf)
         return texts, scores
