@@ -33,6 +33,10 @@ def _training(describe: dict) -> str:
         parts.append(f"config {name}")
     if describe.get("iterations"):
         parts.append(f"{int(describe['iterations']):,} iterations")
+    if describe.get("train_wall_s"):
+        parts.append(f"{describe['train_wall_s'] / 3600:.1f} h")
+    if describe.get("machine"):
+        parts.append(f"on {describe['machine']}")
     text = ", ".join(p for p in parts if p)
     return f"trained here ({text})" if text else "weights " + Path(str(describe.get("weights", "?"))).name
 

@@ -1,0 +1,38 @@
+"""Comparing two reports' tables: numbers must agree; runtimes, dates and provenance do not count."""
+from tasks.report.compare import differences, tables
+
+REPORT = """# Report
+Built 2026-01-01 from x
+
+### Table I: Y-PSNR
+- a note
+
+| QF | Method | PSNR | restore time |
+|---|---|---|---|
+| 10 | bicubic | {psnr} | {t} |
+
+### Runtime and parameters
+
+| Method | Set5 s |
+|---|---|
+| bicubic | {t} |
+
+## Provenance
+{prov}
+"""
+
+
+def test_tables_are_parsed_by_heading():
+    parsed = tables(REPORT.format(psnr="23.99", t="0.01", prov=""))
+    assert parsed["Table I: Y-PSNR"] == [["QF", "Method", "PSNR", "restore time"], ["10", "bicubic", "23.99", "0.01"]]
+    assert parsed["Runtime and parameters"][1] == ["bicubic", "0.01"]
+
+
+def test_only_reproducible_numbers_are_compared():
+    a = REPORT.format(psnr="23.99", t="0.01", prov="commit abc, 2026-01-01")
+    assert differences(a, REPORT.format(psnr="23.99", t="9.99", prov="commit def, 2027-01-01")) == []
+    diffs = differences(a, REPORT.format(psnr="23.98", t="0.01", prov=""))
+    assert diffs == ["Table I: Y-PSNR: row '10' bicubic, PSNR: '23.99' vs '23.98'"]
+    assert differences(a, "### Other\n\n| x |\n|---|\n| 1 |\n") == [
+        "table only in the first report: Table I: Y-PSNR", "table only in the first report: Runtime and parameters",
+        "table only in the second report: Other"]
