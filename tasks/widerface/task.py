@@ -49,11 +49,13 @@ def add_arguments(parser) -> None:
 
 
 def _detector(ctx: RunContext) -> Detector:
-    if "detector" not in ctx._built:
-        args = ctx.args
-        ctx._built["detector"] = build_detector(args.detector, DetectorOptions(
+    """Return the detector named by --detector, built once per run (cached beside the preprocessors)."""
+    args = ctx.args
+    key = ("detector", args.detector, args.detector_weights, args.min_face_size)   # never a spec string
+    if key not in ctx._built:
+        ctx._built[key] = build_detector(args.detector, DetectorOptions(
             device=ctx.build_options.device, weights=args.detector_weights, min_face_size=args.min_face_size))
-    return ctx._built["detector"]
+    return ctx._built[key]
 
 
 def load(ctx: RunContext) -> WiderDataset:
