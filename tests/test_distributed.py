@@ -34,12 +34,16 @@ def _env():
     return env
 
 
-def _run(prefix: list[str], data: Path, out: Path) -> subprocess.CompletedProcess:
+def _start(prefix: list[str], data: Path, out: Path) -> subprocess.Popen:
     args = [*prefix, "run_all.py", "--task", "quality", "--preproc", "bicubic", "--qf", "20", "40",
             "--data", str(data), "--out", str(out), "--threads", "1"]
-    result = subprocess.run(args, cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=150)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    return result
+    return subprocess.Popen(args, cwd=PROJECT_ROOT, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait(proc: subprocess.Popen) -> None:
+    stdout, stderr = proc.communicate(timeout=150)
+    assert proc.returncode == 0, stdout[-2000:] + stderr[-4000:]
 
 
 def _records(out: Path) -> dict:
@@ -54,8 +58,12 @@ def _records(out: Path) -> dict:
 def test_two_gloo_ranks_equal_single_process(tmp_path):
     data = _write_set(tmp_path / "tiny")
     single, sharded = tmp_path / "single", tmp_path / "sharded"
-    _run([sys.executable], data, single)
-    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"], data, sharded)
+    # Both at once: most of their time is starting Python and importing torch.
+    procs = [_start([sys.executable], data, single),
+             _start([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"],
+                    data, sharded)]
+    for proc in procs:
+        _wait(proc)
 
     # Each rank wrote its own records; the unsharded run wrote one file per store.
     for folder in (sharded / "quality" / "records").iterdir():
