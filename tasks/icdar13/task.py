@@ -112,7 +112,7 @@ def _slug(text: str) -> str:
 
 def _identity(recognizer: Recognizer) -> dict:
     # Threads and batch size do not change a word's result: a run may resume with others.
-    return {k: v for k, v in recognizer.describe().items() if k not in ("threads", "batch_size")}
+    return {k: v for k, v in recognizer.describe().items() if k not in ("threads", "batch_size", "spinning")}
 
 
 @dataclass
