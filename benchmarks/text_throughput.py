@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="engine threads (default 2 = the cores here)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--words", type=int, default=None, help="words for rapidocr (default: all)")
-    parser.add_argument("--easyocr-words", type=int, default=160, help="words for easyocr (0 = skip)")
+    parser.add_argument("--easyocr-words", type=int, default=48, help="words for easyocr (0 = skip)")
     args = parser.parse_args(argv)
 
     import torch
