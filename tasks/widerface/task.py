@@ -171,7 +171,12 @@ def run(ctx: RunContext) -> list[Path]:
 
 
 def write_submission(folder: Path, records: list[dict]) -> None:
-    """Write one `<event>/<name>.txt` per record in the official format (full-precision floats)."""
+    """Write one `<event>/<name>.txt` per record in the official format (full-precision floats),
+    replacing any earlier submission in `folder` (so it holds exactly the evaluated images)."""
+    import shutil
+
+    if folder.is_dir():
+        shutil.rmtree(folder)
     for rec in records:
         rows = rec["boxes"]
         lines = [rec["id"].split("/", 1)[1] + ".jpg", str(len(rows))]
