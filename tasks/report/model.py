@@ -16,6 +16,11 @@ class Table:
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        from tasks.report.settings import footnote_settings
+
+        self.frame, self.notes = footnote_settings(self.frame, self.notes)
+
 
 @dataclass
 class Figure:

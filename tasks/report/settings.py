@@ -71,3 +71,21 @@ def setting_text(substitutions: list[str]) -> str:
     """Return `paper's setting` or `substituted: ...` for a row."""
     subs = [s for s in substitutions if s]
     return "substituted: " + "; ".join(subs) if subs else PAPER
+
+
+def footnote_settings(frame, notes: list[str], column: str = "Setting"):
+    """Return (frame, notes) with each distinct substitution text replaced by a letter in `column`
+    (`substituted (a)`) and spelled out once in the notes, so long texts are not repeated per row."""
+    if column not in frame.columns:
+        return frame, notes
+    letters, out = {}, []
+    for value in frame[column]:
+        if isinstance(value, str) and value.startswith("substituted: "):
+            text = value[len("substituted: "):]
+            letter = letters.setdefault(text, chr(ord("a") + len(letters)) if len(letters) < 26 else str(len(letters)))
+            out.append(f"substituted ({letter})")
+        else:
+            out.append(value)
+    frame = frame.copy()
+    frame[column] = out
+    return frame, list(notes) + [f"Setting ({letter}): {text}." for text, letter in letters.items()]

@@ -74,8 +74,9 @@ def test_every_run_writes_the_report(results):
     assert "](images/text_smoke-rendered-words_rapidocr_x2_q30_bicubic.png)" in md
     # The paper's bicubic QF 10 Set5 value sits beside ours; the embedded set is flagged as substituted.
     assert "23.99/" not in md and "| 10 | bicubic | skimage-smoke |" in md
-    assert "substituted: skimage-smoke is not a paper test set" in md
-    assert "substituted: HAAR" in md and "instead of Tiny Faces weights" in md
+    assert "| skimage-smoke | 1 | 23.27 | - | - | 0.6824 | - | - | substituted (a) |" in md
+    assert "- Setting (a): skimage-smoke is not a paper test set." in md  # spelled out once, below the table
+    assert "HAAR instead of Tiny Faces weights; embedded smoke set instead of WIDER FACE val" in md
     assert "embedded smoke set instead of WIDER FACE val" in md
     # Missing items are listed, not fatal.
     assert "Bicubic at QF 20 (`--preproc bicubic --qf 20`)" in md
