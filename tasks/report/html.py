@@ -27,7 +27,9 @@ td.sub { color: #7a4b00; } td.paper { color: #0b6b2c; }
 ul.notes { font-size: 13px; color: #444; margin: 4px 0; }
 .missing { background: #fff6e0; border: 1px solid #e8c66a; padding: 6px 14px; }
 .error { background: #fde8e8; border: 1px solid #d98888; padding: 6px 14px; }
-figure { margin: 12px 0; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd;
+.figures { display: flex; flex-wrap: wrap; gap: 8px 24px; align-items: flex-start; }
+figure { margin: 12px 0; max-width: 100%; }
+figcaption { max-width: 600px; } figure img { max-width: 100%; height: auto; border: 1px solid #ddd;
 background: #fff; } figcaption { font-size: 13px; color: #444; }
 details { margin: 4px 0; } summary { cursor: pointer; } pre { font-size: 12px; background: #f1f3f5;
 padding: 8px; overflow-x: auto; }
@@ -97,9 +99,13 @@ def render(title: str, header: list[str], sections: list[Section], report_dir: P
             if table.notes:
                 parts.append('<ul class="notes">' + "".join(f"<li>{_inline(n)}</li>" for n in table.notes) + "</ul>")
             parts.append(table_html(table.key, table.frame))
+        if sec.figures:
+            parts.append('<div class="figures">')
         for fig in sec.figures:
             parts.append(f'<figure><img src="{data_uri(report_dir / fig.path)}" alt="{_e(fig.caption)}">'
                          f"<figcaption>{_e(fig.caption)}</figcaption></figure>")
+        if sec.figures:
+            parts.append("</div>")
         parts.append("</section>")
     parts.append('<section id="provenance"><h2>Provenance</h2>'
                  "<p>Commit, versions, configuration and date of every stored result.</p>")

@@ -153,7 +153,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     absent = [r["method"] for r in paper_values()["table2"]["rows"] if r["method"] not in methods_run]
     if absent:
         sec.missing.append("icdar13: paper rows not run: " + ", ".join(absent)
-                           + f" (`--preproc {' '.join(['none'] + absent)}`)")
+                           + f" (`--preproc {' '.join(['none'] + [m for m in absent if m != 'none'])}`)")
     if not icdar_run:
         sec.missing.append(f"icdar13: ICDAR 2013 ({n_paper} words) not run: its crops are not in the shared data "
                            "(REFERENCE.md section 3); bring your copy with `--data PATH`")
