@@ -137,3 +137,24 @@ def test_embedded_smoke_set_runs_offline(tmp_path, monkeypatch):
     assert table.n.iloc[0] == 6 and table.failed.iloc[0] == 0
     assert table.correct.iloc[0] >= 5  # clean rendered words; rapidocr reads them
     assert "SMOKE SET" in next((tmp_path / "icdar13").glob("table2_smoke*.md")).read_text()
+
+
+def test_shared_stage_runs_once_for_x_and_x_plus_down(tmp_path, fake_recognizer, monkeypatch):
+    from harness import registry
+
+    class CountingUpscaler(registry.Preprocessor):
+        name, scale, calls = "counting", 2, 0
+
+        def __call__(self, image):
+            CountingUpscaler.calls += 1
+            return np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)
+
+    monkeypatch.setitem(registry.REGISTRY, "counting", lambda options: CountingUpscaler())
+    data = _folder(tmp_path / "set", [(f"w{i}.png", "good", 200, (12, 30)) for i in range(3)])
+    run_all.main(["--task", "icdar13", "--preproc", "none", "counting", "counting+down", "--data", str(data),
+                  "--out", str(tmp_path / "out")])
+    assert CountingUpscaler.calls == 3
+    per_word = pd.read_csv(next((tmp_path / "out" / "icdar13").glob("per_word_*.csv")))
+    assert len(per_word) == 9 and per_word.correct.all()
+    records = next((tmp_path / "out" / "icdar13" / "records").glob("*_counting+down_*")) / "records.jsonl"
+    assert '"recognizer_input_shape": [12, 30, 3]' in records.read_text()
