@@ -22,7 +22,7 @@ nav a { margin-right: 1em; }
 table { border-collapse: collapse; font-size: 13px; background: #fff; margin: 6px 0 10px; }
 th, td { border: 1px solid #d4d8dd; padding: 3px 7px; text-align: right; white-space: nowrap; }
 th { background: #eef1f5; position: sticky; top: 0; }
-td.text, th.text { text-align: left; white-space: normal; min-width: 14em; }
+td.text, th.text { text-align: left; }
 td.sub { color: #7a4b00; } td.paper { color: #0b6b2c; }
 ul.notes { font-size: 13px; color: #444; margin: 4px 0; }
 .missing { background: #fff6e0; border: 1px solid #e8c66a; padding: 6px 14px; }
@@ -89,7 +89,7 @@ def render(title: str, header: list[str], sections: list[Section], report_dir: P
     for sec in sections:
         parts.append(f'<section id="{_e(sec.key)}"><h2>{_e(sec.title)}</h2>')
         if sec.intro:
-            parts.append(f"<p>{_e(sec.intro)}</p>")
+            parts.append(f"<p>{_inline(sec.intro)}</p>")
         if sec.error:
             parts.append(f'<div class="error">Could not read these results: <code>{_e(sec.error)}</code></div>')
         if not sec.tables and not sec.figures and not sec.error:
