@@ -1,0 +1,48 @@
+"""Setting texts: the paper's, or what stands in for it, from a restorer's stored description."""
+import pandas as pd
+
+from tasks.report.faces import substitutions as face_substitutions
+from tasks.report.settings import PAPER, footnote_settings, restorer_setting, setting_text
+from tasks.report.text import substitutions as text_substitutions
+
+CAJNN_SMALL = {"name": "cajnn", "scale": 4, "config": {"nf": 32, "gc": 16, "nb": 3}, "parameters": 655843,
+               "iterations": 12000, "train_config": "cpu_small", "train_wall_s": 7200}
+
+
+def test_non_learned_stages_are_the_papers():
+    assert restorer_setting({"name": "bicubic", "scale": 4}) == ""
+    assert setting_text([restorer_setting({"name": "none"})]) == PAPER
+
+
+def test_small_cajnn_says_size_parameters_and_training():
+    text = restorer_setting(CAJNN_SMALL)
+    assert text == ("CAJNN small (nf 32, gc 16, nb 3), 0.66 M parameters vs 14.8 M, trained here (on "
+                    "T91+BSD200, config cpu_small, 12,000 iterations, 2.0 h); not the authors' weights")
+
+
+def test_pipeline_and_plugin_stages():
+    pipeline = {"name": "cajnn+down", "scale": 1, "stages": [CAJNN_SMALL, {"name": "down", "scale": 1}]}
+    assert restorer_setting(pipeline).startswith("CAJNN small")
+    assert restorer_setting({"name": "spandrel:/m/x.pth"}) == "spandrel:/m/x.pth: a plug-in restorer, not in the paper"
+    paper_size = {**CAJNN_SMALL, "config": {"nf": 64, "gc": 32, "nb": 20}, "parameters": 14847491}
+    assert restorer_setting(paper_size).startswith("CAJNN, 14.85 M parameters vs 14.8 M")
+
+
+def test_task_substitutions():
+    config = {"detector": {"name": "mtcnn", "package": "facenet-pytorch 2.5.3"}, "images_evaluated": 488,
+              "embedded": False, "lr_qf": None, "preprocessors": {"cajnn": CAJNN_SMALL}}
+    subs = face_substitutions(config, "LR+cajnn")
+    assert subs[:2] == ["MTCNN (facenet-pytorch 2.5.3) instead of Tiny Faces weights",
+                        "488-image WIDER val subset (paper: all 3226)"]
+    assert face_substitutions({**config, "detector": {"name": "tinyfaces"}, "images_evaluated": 3226}, "GT") == []
+    text = {"recognizer": {"name": "rapidocr", "package": "rapidocr 3.10.0"}, "set": "svt_test", "format": "list"}
+    assert text_substitutions(text, 647) == ["rapidocr (rapidocr 3.10.0) instead of TRBA weights",
+                                             "svt_test (647 words) instead of ICDAR 2013 (1095 words)"]
+    assert text_substitutions({"recognizer": {"name": "trba"}, "set": "IC13", "format": "icdar"}, 1095) == []
+
+
+def test_footnotes_letter_each_distinct_text_once():
+    frame = pd.DataFrame({"Method": ["a", "b", "c"], "Setting": [PAPER, "substituted: X", "substituted: X"]})
+    out, notes = footnote_settings(frame, ["n"])
+    assert list(out["Setting"]) == [PAPER, "substituted (a)", "substituted (a)"]
+    assert notes == ["n", "Setting (a): X."]
