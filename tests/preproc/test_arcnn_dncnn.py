@@ -1,12 +1,20 @@
 """ARCNN and DnCNN: forward shapes, parameter counts (by hand from the papers' layer tables), loading."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 from harness.errors import HarnessError
+from harness.registry import BuildOptions, build
 from preproc.arcnn import ARCNN, load_arcnn
+from preproc.checkpoints import checkpoint_metadata, read_checkpoint
 from preproc.dncnn import DnCNN, load_dncnn
+from preproc.rrdbnet import RRDBNet
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "preproc" / "weights"
 
 
 def count(model):
@@ -70,3 +78,30 @@ def test_loaders_infer_size_and_load_strictly(tmp_path):
     torch.save({"params": ar.state_dict()}, tmp_path / "bad.pth")  # default size: shapes differ
     with pytest.raises(HarnessError, match=r"arcnn weights .*bad\.pth.*shape mismatch"):
         load_arcnn(tmp_path / "bad.pth")
+
+
+def test_registry_names_use_weights_override(tmp_path):
+    torch.save({"params": ARCNN(n1=8, n2=4, n3=2).state_dict(), "config": {"n1": 8, "n2": 4, "n3": 2}},
+               tmp_path / "a.pth")
+    torch.save({"params_ema": RRDBNet(nf=8, nb=1, gc=4).state_dict()}, tmp_path / "r.pth")
+    torch.save(DnCNN(nb=3, nc=8).state_dict(), tmp_path / "d.pth")
+    options = BuildOptions(weights={"arcnn": str(tmp_path / "a.pth"), "rrdb": str(tmp_path / "r.pth"),
+                                    "dncnn": str(tmp_path / "d.pth")})
+    image = np.zeros((6, 5, 3), np.uint8)
+    for spec in ("arcnn+rrdb", "dncnn+rrdb"):
+        pipeline = build(spec, options)
+        assert pipeline.scale == 4 and pipeline(image).shape == (24, 20, 3)
+    assert build("arcnn", options).describe()["weights"] == str(tmp_path / "a.pth")
+    with pytest.raises(HarnessError, match="dncnn weights .*nope.pth: file not found"):
+        build("dncnn", BuildOptions(weights={"dncnn": str(tmp_path / "nope.pth")}))
+
+
+@pytest.mark.parametrize("name", ["arcnn", "dncnn", "rrdb"])
+def test_shipped_weights_load(name):
+    # The default registry names load the weights trained here (preproc/weights/*_small.pth).
+    file = WEIGHTS / f"{name}_small.pth"
+    if not file.is_file():
+        pytest.skip(f"{file} not shipped yet")
+    stage = build(name, BuildOptions())
+    assert stage.describe()["weights_sha256"]
+    assert checkpoint_metadata(read_checkpoint(file))["iterations"] > 0
