@@ -159,3 +159,10 @@ def test_interrupted_run_and_damaged_results(results, tmp_path):
 def test_empty_results_folder(tmp_path):
     md = build_report(tmp_path).with_name("report.md").read_text()
     assert "quality: no results" in md and "widerface: no results" in md and "icdar13: no results" in md
+
+
+def test_report_of_a_missing_folder_is_an_error(tmp_path):
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match="no such results folder"):
+        run_all.main(["--report", str(tmp_path / "nope")])
