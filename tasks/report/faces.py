@@ -148,6 +148,11 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     diffs_csv = task_dir / "ap_differences.csv"
     if diffs_csv.is_file():
         diffs = pd.read_csv(diffs_csv)
+        for condition, group in diffs.groupby("condition", sort=False):
+            if str(condition).startswith("LR+"):
+                sec.glance.append(f"Faces: {condition} vs {group['baseline'].iloc[0]}, AP " + ", ".join(
+                    f"{r['setting']} {fmt(_num(r['difference']), 3, True)} [{fmt(_num(r['ci_low']), 3, True)}, "
+                    f"{fmt(_num(r['ci_high']), 3, True)}]" for r in group.to_dict("records")) + " (95% interval).")
         first = diffs.iloc[0] if len(diffs) else {}
         sec.tables.append(Table("ap_differences", "AP differences vs LR, paired bootstrap 95% intervals",
                                 differences(diffs),

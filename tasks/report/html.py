@@ -79,6 +79,10 @@ def render(title: str, header: list[str], sections: list[Section], report_dir: P
     parts += [f"<p>{_e(h)}</p>" for h in header]
     parts.append("<nav>" + "".join(f'<a href="#{_e(s.key)}">{_e(s.title)}</a>' for s in sections)
                  + '<a href="#provenance">Provenance</a></nav>')
+    glance = [g for s in sections for g in s.glance]
+    if glance:
+        parts.append('<section id="glance"><h2>At a glance: does a restorer help?</h2><ul class="glance">'
+                     + "".join(f"<li>{_inline(g)}</li>" for g in glance) + "</ul></section>")
     missing = [m for s in sections for m in s.missing]
     parts.append('<section id="missing"><h2>What is missing</h2>')
     if missing:

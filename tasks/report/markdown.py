@@ -14,6 +14,9 @@ def render(title: str, header: list[str], sections: list[Section]) -> str:
     lines = [f"# {title}", ""] + [f"{h}  " for h in header] + [""]
     missing = [m for s in sections for m in s.missing] + [f"{s.title}: could not be read: {s.error}"
                                                            for s in sections if s.error]
+    glance = [g for s in sections for g in s.glance]
+    if glance:
+        lines += ["## At a glance: does a restorer help?", ""] + [f"- {g}" for g in glance] + [""]
     lines += ["## What is missing", ""]
     lines += [f"- {m}" for m in missing] if missing else ["Nothing: every task and every paper row ran."]
     lines.append("")

@@ -48,6 +48,7 @@ class Section:
     intro: str = ""
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    glance: list[str] = field(default_factory=list)   # one line per restorer: does it help here?
     missing: list[str] = field(default_factory=list)
     provenance: list[Provenance] = field(default_factory=list)
     error: str = ""            # set when reading the stored results failed; the report still builds

@@ -193,6 +193,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
         "QF 40 (REFERENCE.md section 2). There is no paper CAJNN figure for QF 10 or QF 20.",
         f"Recipe: {stores[0].config.get('recipe', '?')}.",
         *notes]))
+    sec.glance += glance(stores)
     sec.tables.append(Table("runtime", "Runtime and parameters", runtime_table(stores), [
         "Paper: whole Set5 on a Titan Xp (Table I). Ours: sum of per-image restore times on Set5 on the "
         "device shown; runtimes are not part of the reproducibility check."]))
@@ -237,3 +238,20 @@ def _slug(spec: str) -> str:
     from tasks.quality.task import _slug as slug
 
     return slug(spec)
+
+
+def glance(stores: list[Store]) -> list[str]:
+    """Return one line per restorer: its Y-PSNR gain over bicubic per QF, averaged over the sets run."""
+    mean = {s.key: float(np.mean([r["psnr"] for r in s.ok])) for s in stores if s.ok}
+    lines = []
+    for spec in sorted({k[2] for k in mean if k[2] != "bicubic"}, key=_order):
+        gains = {}
+        for (set_name, qf, other), value in mean.items():
+            if other == spec and (set_name, qf, "bicubic") in mean:
+                gains.setdefault(qf, []).append(value - mean[(set_name, qf, "bicubic")])
+        if gains:
+            sets = sorted({k[0] for k in mean if k[2] == spec}, key=_set_order)
+            lines.append(f"Image quality: {spec} vs bicubic, Y-PSNR " + ", ".join(
+                f"{fmt(float(np.mean(g)), 2, True)} dB at QF {qf}" for qf, g in sorted(gains.items()))
+                + f" (mean over {', '.join(sets)}).")
+    return lines

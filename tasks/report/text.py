@@ -142,6 +142,12 @@ def section(out_dir: Path, report_dir: Path) -> Section:
                                  "Fixed/broken and p compare each method with `none` on the same words (exact "
                                  "two-sided McNemar); p > 0.05 means the change is within chance.",
                                  f"Protocol: {config.get('protocol', '?')}."]))
+        for r in summary.to_dict("records"):
+            if _num(r.get("paired_n")) is not None:
+                p = float(r["p_mcnemar"])
+                sec.glance.append(f"Text ({tag}): {r['method']} vs none, {int(r['delta_words']):+d} words of "
+                                  f"{int(r['paired_n'])} ({int(r['fixed'])} fixed, {int(r['broken'])} broken, McNemar "
+                                  f"p = {p:.3g}: " + ("a real change)." if p < 0.05 else "within chance)."))
         if prov:
             sec.provenance.append(Provenance(f"icdar13 {tag}", prov))
         sec.figures += word_strips(task_dir, report_dir, tag, config)

@@ -78,6 +78,10 @@ def test_every_run_writes_the_report(results):
     assert "- Setting (a): skimage-smoke is not a paper test set." in md  # spelled out once, below the table
     assert "HAAR instead of Tiny Faces weights; embedded smoke set instead of WIDER FACE val" in md
     assert "embedded smoke set instead of WIDER FACE val" in md
+    # At a glance: one line per restorer and task.
+    assert "- Text (smoke-rendered-words_rapidocr_x2_q30): bicubic vs none, -1 words of 24 (0 fixed, 1 broken, " \
+           "McNemar p = 1: within chance)." in md
+    assert "- Faces: LR+bicubic vs LR, AP easy " in md
     # Missing items are listed, not fatal.
     assert "Bicubic at QF 20 (`--preproc bicubic --qf 20`)" in md
     # Pictures with dataset pixels are links in the Markdown, plots inline.
