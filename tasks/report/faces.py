@@ -161,8 +161,8 @@ def section(out_dir: Path, report_dir: Path) -> Section:
                                  "larger than the image-sampling noise."]))
     else:
         sec.missing.append("widerface: ap_differences.csv (bootstrap intervals) not found")
-    sec.figures += pr_figures(task_dir, report_dir, config)
-    sec.figures += detection_figure(stores, report_dir)
+    sec.add_figures(pr_figures, task_dir, report_dir, config)
+    sec.add_figures(detection_figure, stores, report_dir)
     return sec
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import HarnessError
+
 
 @dataclass
 class Table:
@@ -52,6 +54,14 @@ class Section:
     missing: list[str] = field(default_factory=list)
     provenance: list[Provenance] = field(default_factory=list)
     error: str = ""            # set when reading the stored results failed; the report still builds
+
+    def add_figures(self, draw, *args) -> None:
+        """Append the figures `draw(*args)` returns; a picture that cannot be drawn (e.g. a data file
+        that moved) becomes a missing item instead of hiding the section's tables."""
+        try:
+            self.figures += draw(*args)
+        except (HarnessError, OSError, ValueError, KeyError) as exc:
+            self.missing.append(f"{self.key}: {getattr(draw, '__name__', 'a picture')} could not be drawn: {exc}")
 
 
 def fmt(value, digits: int, signed: bool = False) -> str:

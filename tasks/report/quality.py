@@ -197,7 +197,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     sec.tables.append(Table("runtime", "Runtime and parameters", runtime_table(stores), [
         "Paper: whole Set5 on a Titan Xp (Table I). Ours: sum of per-image restore times on Set5 on the "
         "device shown; runtimes are not part of the reproducibility check."]))
-    sec.figures += grids(task_dir, report_dir, stores)
+    sec.add_figures(grids, task_dir, report_dir, stores)
     for s in sorted(stores, key=lambda s: (s.key[0], s.key[1], _order(s.spec))):
         sec.provenance.append(Provenance(f"quality {s.key[0]} QF {s.key[1]} {s.spec} ({s.folder.name})",
                                          s.provenance))

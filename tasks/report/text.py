@@ -150,7 +150,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
                                   f"p = {p:.3g}: " + ("a real change)." if p < 0.05 else "within chance)."))
         if prov:
             sec.provenance.append(Provenance(f"icdar13 {tag}", prov))
-        sec.figures += word_strips(task_dir, report_dir, tag, config)
+        sec.add_figures(word_strips, task_dir, report_dir, tag, config)
     for tag, methods in sorted(stores.items()):
         if not (task_dir / f"table2_{tag}.csv").is_file():
             counts = ", ".join(f"{m} {n}" for m, (n, _) in sorted(methods.items()))

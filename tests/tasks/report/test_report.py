@@ -156,8 +156,10 @@ def test_interrupted_run_and_damaged_results(results, tmp_path):
            "Table II was not written" in md
     # A damaged file in one task leaves the others intact.
     (copy / "widerface" / "table3.csv").write_text("not,a\ntable")
+    next((copy / "quality" / "examples").glob("*/*/hr.png")).write_bytes(b"not a png")
     md = build_report(copy).with_name("report.md").read_text()
     assert "could not be read" in md and "Table I: Y-PSNR" in md
+    assert "quality: grids could not be drawn" in md
 
 
 def test_empty_results_folder(tmp_path):
