@@ -144,7 +144,8 @@ def section(out_dir: Path, report_dir: Path) -> Section:
              "(tasks/paper_values.json).",
              "Subset runs score only the faces of the images run (REFERENCE.md 5.8): not comparable to "
              "full-val numbers."]
-    sec.tables.append(Table("table3", "Table III: WIDER FACE AP, ours beside the paper", table3(summary, config), notes))
+    sec.tables.append(Table("table3", "Table III: WIDER FACE AP, ours beside the paper", table3(summary, config),
+                            notes))
     diffs_csv = task_dir / "ap_differences.csv"
     if diffs_csv.is_file():
         diffs = pd.read_csv(diffs_csv)

@@ -215,7 +215,8 @@ def word_strips(task_dir: Path, report_dir: Path, tag: str, config: dict) -> lis
                     continue
                 tiles.append({"image": images[i], "color": "green" if kind == "fixed" else "red",
                               "title": f"{kind} by {method}: {mine.loc[i, 'label']}",
-                              "caption": f"none: {base.loc[i, 'prediction']!r}\n{method}: {mine.loc[i, 'prediction']!r}"})
+                              "caption": f"none: {base.loc[i, 'prediction']!r}\n"
+                                         f"{method}: {mine.loc[i, 'prediction']!r}"})
         if not tiles:
             continue
         rel = Path("images") / f"text_{tag}_{_safe(method)}.png"
