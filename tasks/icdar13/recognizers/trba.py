@@ -22,7 +22,7 @@ from PIL import Image
 
 from harness.errors import HarnessError
 from harness.store import file_sha256
-from tasks.icdar13.recognizers import Recognizer, RecognizerOptions
+from tasks.icdar13.recognizers import Recognizer, RecognizerOptions, construct
 
 CHARACTERS_CASE_INSENSITIVE = "0123456789abcdefghijklmnopqrstuvwxyz"
 CHARACTERS_CASE_SENSITIVE = string.printable[:-6]
@@ -406,5 +406,5 @@ def build(options: RecognizerOptions) -> Recognizer:
     if not options.weights:
         raise HarnessError("recogniser trba needs its checkpoint: --recognizer-weights "
                            "PATH/TPS-ResNet-BiLSTM-Attn.pth (DTRB's released model; not shipped here)")
-    return TRBARecognizer(options.weights, batch_size=options.batch_size, threads=options.threads,
-                          device=options.device)
+    return construct(TRBARecognizer, options, weights=options.weights, batch_size=options.batch_size,
+                     threads=options.threads, device=options.device)

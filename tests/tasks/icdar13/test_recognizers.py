@@ -46,6 +46,21 @@ def test_rapidocr_reads_rendered_words_batched_as_alone(rapid, clean_words):
         assert alone_text[0] == texts[i] and alone_conf[0] == pytest.approx(confs[i], abs=1e-5)
 
 
+def test_rapidocr_compact_width_reads_and_is_batch_independent(clean_words):
+    words, images = clean_words
+    rec = build_recognizer("rapidocr", RecognizerOptions(threads=1, batch_size=3, extra={"width": "compact"}))
+    texts, confs = rec.recognize(images)
+    assert sum(is_correct(t, w) for t, w in zip(texts, words)) >= 4
+    alone, alone_conf = rec.recognize(images[2:3])
+    assert alone[0] == texts[2] and alone_conf[0] == pytest.approx(confs[2], abs=1e-5)
+    assert "own rounded up to 16" in rec.describe()["input"]
+
+
+def test_unknown_recognizer_option_lists_known():
+    with pytest.raises(HarnessError, match="unknown option.*wdth.*known: width"):
+        build_recognizer("rapidocr", RecognizerOptions(extra={"wdth": "compact"}))
+
+
 def test_rapidocr_rejects_weights():
     with pytest.raises(HarnessError, match="trba"):
         build_recognizer("rapidocr", RecognizerOptions(weights="x.pth"))
