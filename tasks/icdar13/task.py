@@ -96,8 +96,8 @@ def word_sets(ctx: RunContext) -> list[WordSet]:
     return [open_word_set(p, ctx.args.text_gt, ctx.args.ic13_variant) for p in ctx.data]
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "+-." else "_" for c in text)[:40]
+def _slug(text: str, limit: int = 40) -> str:
+    return "".join(c if c.isalnum() or c in "+-." else "_" for c in text)[:limit]
 
 
 def _identity(recognizer: Recognizer) -> dict:
@@ -113,9 +113,13 @@ class Condition:
     recognizer: Recognizer
     degradation: Degradation | None
 
+    options: dict = None  # --recognizer-option, named in file names so variants do not share a table
+
     @property
     def tag(self) -> str:
-        return f"{self.word_set.name}_{self.recognizer.name}" + (f"_{self.degradation.tag}" if self.degradation else "")
+        variant = "".join(f"-{k}={v}" for k, v in sorted((self.options or {}).items()))
+        return (f"{self.word_set.name}_{self.recognizer.name}{variant}"
+                + (f"_{self.degradation.tag}" if self.degradation else ""))
 
 
 def _store(ctx: RunContext, cond: Condition, spec: str) -> RecordStore:
@@ -123,7 +127,7 @@ def _store(ctx: RunContext, cond: Condition, spec: str) -> RecordStore:
               "format": cond.word_set.format, "variant": cond.word_set.variant,
               "recognizer": _identity(cond.recognizer), "preprocessor": ctx.preprocessor(spec).describe(),
               "degradation": cond.degradation.tag if cond.degradation else None, "protocol": PROTOCOL}
-    folder = ctx.task_dir("icdar13") / "records" / f"{cond.tag}_{_slug(spec)}_{config_key(config)}"
+    folder = ctx.task_dir("icdar13") / "records" / f"{_slug(cond.tag, 120)}_{_slug(spec)}_{config_key(config)}"
     return RecordStore(folder, config, provenance(config), writer=ctx.writer)
 
 
@@ -238,7 +242,7 @@ def run(ctx: RunContext) -> list[Path]:
     recognizer = make_recognizer(ctx)
     conditions = []
     for word_set in sets:
-        cond = Condition(word_set, recognizer, degradation)
+        cond = Condition(word_set, recognizer, degradation, parse_recognizer_options(ctx.args.recognizer_option))
         conditions.append(cond)
         items = word_set.items[: ctx.limit] if ctx.limit else word_set.items
         stores = {spec: _store(ctx, cond, spec) for spec in ctx.preproc_specs}
@@ -357,10 +361,10 @@ def write_tables(ctx: RunContext, cond: Condition) -> list[Path]:
     if (summary.failed > 0).any():
         notes.append("Some words failed (unreadable or too small); they count as wrong; see per_word CSV, column error.")
     prov = provenance(config)
-    stem = f"table2_{_slug(cond.tag)}"
+    stem = f"table2_{_slug(cond.tag, 120)}"
     title = f"Table II layout: word recognition, {ws.name}, {rec.name}" + (
         f", degraded {cond.degradation.tag}" if cond.degradation else "")
     paths = write_table(summary, out / stem, title, prov, notes, display=_display(summary, n_paper))
-    paths += write_table(per_word, out / f"per_word_{_slug(cond.tag)}", f"Per-word predictions: {cond.tag}", prov)
+    paths += write_table(per_word, out / f"per_word_{_slug(cond.tag, 120)}", f"Per-word predictions: {cond.tag}", prov)
     print((out / f"{stem}.md").read_text().split("<details>")[0])
     return paths
