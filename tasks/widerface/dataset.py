@@ -179,15 +179,31 @@ def build_smoke_set(folder: str | os.PathLike) -> Path:
         lines += [name + ".jpg", str(len(boxes))] + [f"{x} {y} {w} {h} 0 0 0 0 0 0" for x, y, w, h in boxes]
     (folder / GT_TEXT).parent.mkdir(parents=True, exist_ok=True)
     (folder / GT_TEXT).write_text("\n".join(lines) + "\n")
-    (folder / "README.md").write_text(f"# Smoke set\n\n{SMOKE_NOTE}.\n")
     # the evaluation ground truth as the official .mat files, so submissions re-score with any tool
     ev.write_ground_truth(folder / "eval_tools" / "ground_truth", ev.ground_truth_from_boxes(
         [n for n, _, _ in entries], [np.array(b) for _, _, b in entries], note=SMOKE_NOTE))
+    (folder / "README.md").write_text(f"# Smoke set\n\n{SMOKE_NOTE}.\n")   # last: marks it complete
     return folder
 
 
 def smoke_dataset(folder: str | os.PathLike) -> WiderDataset:
-    """Return the embedded smoke set, written into `folder` (rebuilt each time: it is small)."""
-    dataset = load_dataset(build_smoke_set(folder))
+    """Return the embedded smoke set in `folder`, building it there once (deterministic content).
+
+    It is built in a temporary sibling folder and renamed into place, so ranks of a sharded run that
+    build it at the same time never read a half-written set.
+    """
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    if not (folder / "README.md").is_file():   # README.md is written last
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+        build_smoke_set(tmp)
+        try:
+            os.rename(tmp, folder)
+        except OSError:                          # another process got there first
+            shutil.rmtree(tmp, ignore_errors=True)
+    dataset = load_dataset(folder)
     dataset.embedded = True
     return dataset

@@ -157,11 +157,7 @@ def run(ctx: RunContext) -> list[Path]:
     images = images[: ctx.limit] if ctx.limit else images
     for image in tqdm(ctx.shard(images), desc=f"widerface {detector.name}", unit="img", disable=None):
         process_image(image, conditions, stores, detector, ctx)
-    if ctx.world_size > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
-    if ctx.rank != 0:
+    if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes
         return []
     return write_outputs(ctx, dataset, images, conditions, stores, detector)
 
