@@ -100,8 +100,7 @@ def test_registry_names_use_weights_override(tmp_path):
 def test_shipped_weights_load(name):
     # The default registry names load the weights trained here (preproc/weights/*_small.pth).
     file = WEIGHTS / f"{name}_small.pth"
-    if not file.is_file():
-        pytest.skip(f"{file} not shipped yet")
+    assert file.is_file(), f"{file} is missing (it ships with the project)"
     stage = build(name, BuildOptions())
     assert stage.describe()["weights_sha256"]
     assert checkpoint_metadata(read_checkpoint(file))["iterations"] > 0
