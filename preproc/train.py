@@ -490,7 +490,8 @@ def export_weights(out_dir: str | Path, destination: str | Path) -> dict:
 ACCEPTANCE_GAIN_DB = {10: 0.5, 20: 0.8, 40: 1.0}  # issue 8: required Y-PSNR gain over bicubic per QF
 
 
-def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, command: str) -> str:
+def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, command: str,
+               note: str = "") -> str:
     """Return a Markdown model card for `weights`: config, training, the quality table and the curve.
 
     `table_csv` is the quality task's `table1.csv` of a run with `bicubic` and the network; `out_dir`
@@ -520,7 +521,7 @@ def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, 
              f"10..100), 8 dihedral transforms, L1, Adam(0.9, 0.99), cosine annealing with restarts",
              f"- Validation Y-PSNR at export (10 held-out BSD200 images): " +
              ", ".join(f"{k} {v:.3f} dB" for k, v in (meta.get("val_psnr") or {}).items()),
-             f"- Exported {meta.get('exported')}", "",
+             f"- Exported {meta.get('exported')}"] + ([f"- Note: {note}"] if note else []) + ["",
              "## Quality (Y-PSNR / Y-SSIM, x4, the paper's recipe; gain over bicubic)", "",
              f"Measured with `{command}`.", "",
              "| set | QF | bicubic | " + method + " | gain dB | target dB | met |", "|---|---|---|---|---|---|---|"]
@@ -588,12 +589,14 @@ def main(argv: list[str] | None = None) -> None:
                              "instead of exporting")
     parser.add_argument("--card-command", default="python run_all.py --task quality --preproc bicubic cajnn "
                         "--data ../shared/data/sr/Set5 ../shared/data/sr/Set14 --qf 10 20 40 --out /tmp/cajnn_eval")
+    parser.add_argument("--card-note", default="", help="an extra line for the model card")
     args = parser.parse_args(argv)
     try:
         if args.export and args.card_table:
             from harness.store import atomic_write_text
             card = Path(args.export).with_suffix(".md")
-            atomic_write_text(card, model_card(args.export, args.card_table, args.out, args.card_command))
+            atomic_write_text(card, model_card(args.export, args.card_table, args.out, args.card_command,
+                                              args.card_note))
             print(f"wrote {card}")
             return
         if args.export:
