@@ -3,7 +3,8 @@
     python -m tasks.report.compare results/reference/report/report.md results/report/report.md
 
 Every table is compared cell by cell as printed (PSNR/SSIM, accuracies, APs, counts, intervals), except
-those that hold runtimes, which are not reproducible; dates and provenance are not compared. Exit
+those that hold runtimes, which are not reproducible, and so are the settings spelled out under each table
+(e.g. which weights); dates and provenance are not compared. Exit
 status 0 when equal, 1 with the differences listed.
 """
 from __future__ import annotations
@@ -21,6 +22,8 @@ def tables(markdown: str) -> dict[str, list[list[str]]]:
     for line in markdown.splitlines() + [""]:
         if line.startswith("### "):
             title, rows = line[4:].strip(), None
+        elif line.startswith("- Setting (") and title:  # what stood in for the paper (e.g. which weights)
+            out.setdefault(f"{title} [settings]", [["Setting", "text"]]).append(line[2:].split(": ", 1))
         elif line.startswith("|") and title:
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if rows is None:
@@ -48,8 +51,8 @@ def differences(a: str, b: str) -> list[str]:
         for row_a, row_b in zip(ra[1:], rb[1:]):
             for i in keep:
                 if i < len(row_a) and i < len(row_b) and row_a[i] != row_b[i]:
-                    diffs.append(f"{title}: row {row_a[0]!r} {row_a[1] if len(row_a) > 1 else ''}, "
-                                 f"{ra[0][i]}: {row_a[i]!r} vs {row_b[i]!r}")
+                    where = f"row {row_a[0]!r}" + (f" {row_a[1]}" if len(row_a) > 1 and i != 1 else "")
+                    diffs.append(f"{title}: {where}, {ra[0][i]}: {row_a[i]!r} vs {row_b[i]!r}")
     return diffs
 
 
