@@ -17,7 +17,8 @@ import run_all
 from tasks.report.build import build_report
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run", "--hide-scrollbars"]
+                  "--disable-component-update", "--no-first-run", "--hide-scrollbars",
+                  "--disable-dev-shm-usage"]  # containers often have a tiny /dev/shm
 # Injected into a copy of the page (the report itself has no script): marks every image loaded or not.
 MARK_IMAGES = """<script>
 window.addEventListener('load', function () {
