@@ -104,3 +104,15 @@ def test_wheel_model_matches_ncnn_runtime():
         ours = model(torch.from_numpy(x)[None])[0].numpy()
     assert reference.shape == ours.shape == (3, 64, 64)
     assert np.abs(reference - ours).max() < 1e-4  # fp32 summation order; measured ~3e-6
+
+
+def test_weights_override_accepts_a_basicsr_pth(tmp_path):
+    ref = RRDBNet(nf=8, nb=1, gc=4).eval()
+    torch.save({"params_ema": ref.state_dict(), "params": RRDBNet(nf=8, nb=1, gc=4).state_dict()},
+               tmp_path / "RealESRGAN_x4plus.pth")
+    stage = build("realesrgan", BuildOptions(weights={"realesrgan": str(tmp_path / "RealESRGAN_x4plus.pth")}))
+    image = np.random.default_rng(0).integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    x = torch.from_numpy(image.transpose(2, 0, 1).copy()).float()[None] / 255
+    with torch.no_grad():
+        expected = ref(x).clamp(0, 1).mul(255).round().byte()[0].permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(stage(image), expected)
