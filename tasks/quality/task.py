@@ -21,7 +21,7 @@ from tasks.quality.datasets import ImageSet, embedded_set, folder_set
 
 RECIPE = "modcrop4 + MATLAB bicubic x1/4 (mirror, uint8 per pass) + JPEG 4:2:0 (libjpeg); Y-PSNR/SSIM"
 SCALE = 4
-DEFAULT_PREPROC = ["bicubic"]
+DEFAULT_PREPROC = ["bicubic", "cajnn"]
 
 
 def add_arguments(parser) -> None:
