@@ -361,10 +361,11 @@ def write_tables(ctx: RunContext, cond: Condition) -> list[Path]:
     if (summary.failed > 0).any():
         notes.append("Some words failed (unreadable or too small); they count as wrong; see per_word CSV, column error.")
     prov = provenance(config)
-    stem = f"table2_{_slug(cond.tag, 120)}"
+    name = _slug(cond.tag, 120).replace(".", "_")  # write_table adds suffixes: no dot in the stem
+    stem = f"table2_{name}"
     title = f"Table II layout: word recognition, {ws.name}, {rec.name}" + (
         f", degraded {cond.degradation.tag}" if cond.degradation else "")
     paths = write_table(summary, out / stem, title, prov, notes, display=_display(summary, n_paper))
-    paths += write_table(per_word, out / f"per_word_{_slug(cond.tag, 120)}", f"Per-word predictions: {cond.tag}", prov)
+    paths += write_table(per_word, out / f"per_word_{name}", f"Per-word predictions: {cond.tag}", prov)
     print((out / f"{stem}.md").read_text().split("<details>")[0])
     return paths

@@ -158,3 +158,12 @@ def test_shared_stage_runs_once_for_x_and_x_plus_down(tmp_path, fake_recognizer,
     assert len(per_word) == 9 and per_word.correct.all()
     records = next((tmp_path / "out" / "icdar13" / "records").glob("*_counting+down_*")) / "records.jsonl"
     assert '"recognizer_input_shape": [12, 30, 3]' in records.read_text()
+
+
+def test_recognizer_option_with_a_dot_names_the_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(text_task, "build_recognizer", lambda name, options: BrightnessReader())
+    data = _folder(tmp_path / "set", [("a.png", "good", 200, (12, 30))])
+    run_all.main(["--task", "icdar13", "--preproc", "none", "--data", str(data), "--out", str(tmp_path / "out"),
+                  "--recognizer-option", "contrast_ths=0.1"])
+    assert [p.name for p in (tmp_path / "out" / "icdar13").glob("table2_*.csv")] == [
+        "table2_set_fake-contrast_ths_0_1.csv"]
