@@ -13,13 +13,18 @@ PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pillow", "opencv-python-h
             "rapidocr", "onnxruntime", "easyocr", "facenet-pytorch", "spandrel")
 
 
-def git_commit() -> str:
-    """Return the project's git commit (with `-dirty` if the tree has changes), or `unknown`."""
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    """Return the git commit of `root` (with `-dirty` if its code has changes), or `unknown`.
+
+    Changes under `results/` do not count: runs write there (the committed reference report is one of
+    their outputs), so a run's own output must not mark the next run's code as modified.
+    """
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     if not commit:
