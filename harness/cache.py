@@ -30,7 +30,7 @@ from PIL import Image, PngImagePlugin
 
 from harness.image import check_image
 from harness.registry import REGISTRY, BuildOptions, DownToInput, Preprocessor
-from harness.store import atomic_write_bytes, atomic_write_json, config_key, file_sha256
+from harness.store import atomic_write_bytes, atomic_write_json, config_key, file_sha256, slug
 
 PNG_COMPRESS_LEVEL = 1  # fast to write; restored images are large and compress poorly anyway
 
@@ -72,10 +72,6 @@ def worth_caching(spec: str) -> bool:
     return not all(p.strip() in CHEAP_STAGES for p in spec.split("+"))
 
 
-def _slug(spec: str) -> str:
-    return "".join(c if c.isalnum() or c in "+-." else "_" for c in spec)[:40]
-
-
 class CachedPreprocessor(Preprocessor):
     """A preprocessor whose outputs are kept on disk, keyed by (restorer identity, input image)."""
 
@@ -85,7 +81,7 @@ class CachedPreprocessor(Preprocessor):
         self.name, self.scale = inner.name, inner.scale
         self.identity = {"spec": spec, "describe": inner.describe(),
                          "files": _stage_files(spec, options or BuildOptions())}
-        self.folder = Path(cache_dir) / f"{_slug(spec)}_{config_key(self.identity)}"
+        self.folder = Path(cache_dir) / f"{slug(spec)}_{config_key(self.identity)}"
         self.hits = self.misses = 0
         self.seconds_saved = 0.0  # restore time the hits would have cost (recorded in the entries)
         self._seconds: dict[str, float] = {}

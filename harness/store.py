@@ -48,6 +48,11 @@ def config_key(config: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def slug(text: str, limit: int = 40) -> str:
+    """Return `text` as a file-name part: letters, digits, `+`, `-`, `.` kept, all else `_`, cut at `limit`."""
+    return "".join(c if c.isalnum() or c in "+-." else "_" for c in text)[:limit]
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """Return the hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -19,7 +19,7 @@ from harness.degrade import Degradation, degrade, parse_degradation
 from harness.errors import HarnessError
 from harness.provenance import provenance
 from harness.registry import DownToInput, Pipeline, Preprocessor
-from harness.store import RecordStore, config_key
+from harness.store import RecordStore, config_key, slug
 from harness.tables import write_table
 from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set
 from tasks.icdar13.recognizers import RECOGNIZERS, Recognizer, RecognizerOptions, build_recognizer
@@ -96,8 +96,9 @@ def word_sets(ctx: RunContext) -> list[WordSet]:
     return [open_word_set(p, ctx.args.text_gt, ctx.args.ic13_variant) for p in ctx.data]
 
 
-def _slug(text: str, limit: int = 40) -> str:
-    return "".join(c if c.isalnum() or c in "+-." else "_" for c in text)[:limit]
+def table_name(tag: str) -> str:
+    """Return the file-name part of the tables of condition `tag` (write_table adds suffixes: no dot)."""
+    return slug(tag, 120).replace(".", "_")
 
 
 def _identity(recognizer: Recognizer) -> dict:
@@ -127,7 +128,7 @@ def _store(ctx: RunContext, cond: Condition, spec: str) -> RecordStore:
               "format": cond.word_set.format, "variant": cond.word_set.variant,
               "recognizer": _identity(cond.recognizer), "preprocessor": ctx.preprocessor(spec).describe(),
               "degradation": cond.degradation.tag if cond.degradation else None, "protocol": PROTOCOL}
-    folder = ctx.task_dir("icdar13") / "records" / f"{_slug(cond.tag, 120)}_{_slug(spec)}_{config_key(config)}"
+    folder = ctx.task_dir("icdar13") / "records" / f"{slug(cond.tag, 120)}_{slug(spec)}_{config_key(config)}"
     return RecordStore(folder, config, provenance(config), writer=ctx.writer)
 
 
@@ -361,7 +362,7 @@ def write_tables(ctx: RunContext, cond: Condition) -> list[Path]:
     if (summary.failed > 0).any():
         notes.append("Some words failed (unreadable or too small); they count as wrong; see per_word CSV, column error.")
     prov = provenance(config)
-    name = _slug(cond.tag, 120).replace(".", "_")  # write_table adds suffixes: no dot in the stem
+    name = table_name(cond.tag)
     stem = f"table2_{name}"
     title = f"Table II layout: word recognition, {ws.name}, {rec.name}" + (
         f", degraded {cond.degradation.tag}" if cond.degradation else "")

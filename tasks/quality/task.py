@@ -14,7 +14,7 @@ from harness.errors import HarnessError
 from harness.image import load_image, save_image
 from harness.metrics import psnr_y, ssim_y
 from harness.provenance import provenance
-from harness.store import RecordStore, config_key
+from harness.store import RecordStore, config_key, slug
 from harness.tables import write_table
 from tasks.paper import table1_value
 from tasks.quality.datasets import ImageSet, embedded_set, folder_set
@@ -47,12 +47,8 @@ def _store(ctx: RunContext, image_set: ImageSet, qf: int, spec: str) -> RecordSt
     config = {"task": "quality", "set": image_set.name, "set_root": str(image_set.root), "qf": qf,
               "scale": SCALE, "preprocessor": pre.describe(), "crop_border": ctx.args.crop_border,
               "recipe": RECIPE}
-    folder = ctx.task_dir("quality") / "records" / f"{image_set.name}_q{qf}_{_slug(spec)}_{config_key(config)}"
+    folder = ctx.task_dir("quality") / "records" / f"{image_set.name}_q{qf}_{slug(spec)}_{config_key(config)}"
     return RecordStore(folder, config, provenance(config), writer=ctx.writer)
-
-
-def _slug(spec: str) -> str:
-    return "".join(c if c.isalnum() or c in "+-." else "_" for c in spec)[:40]
 
 
 EXAMPLE_CROP = 128  # HR pixels (32 LR pixels), the side of the crops saved for the report
@@ -110,7 +106,7 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
                 record["ssim"] = ssim_y(out, hr, ctx.args.crop_border)
                 record["time_score"] = time.perf_counter() - t0
                 if examples_dir is not None:
-                    save_example(examples_dir, f"q{qf}_{_slug(spec)}", out, hr.shape)
+                    save_example(examples_dir, f"q{qf}_{slug(spec)}", out, hr.shape)
             except HarnessError as exc:
                 record = {"id": image_id, "qf": qf, "preproc": spec, "error": str(exc)}
             pending[(qf, spec)].append(record)

@@ -3,8 +3,8 @@
     python -m tasks.report.compare results/reference/report/report.md results/report/report.md
 
 Every table is compared cell by cell as printed (PSNR/SSIM, accuracies, APs, counts, intervals), except
-those that hold runtimes, which are not reproducible, and so are the settings spelled out under each table
-(e.g. which weights); dates and provenance are not compared. Exit
+those that hold runtimes, which are not reproducible; the settings spelled out under each table (e.g. which
+weights) are compared too; dates and provenance are not. Exit
 status 0 when equal, 1 with the differences listed.
 """
 from __future__ import annotations

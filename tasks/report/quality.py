@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import HarnessError
-from harness.store import read_records
+from harness.store import read_records, slug
 from tasks.paper import TABLE1_METHODS, paper_values, table1_value
 from tasks.report import figures
 from tasks.report.model import Figure, Provenance, Section, Table, fmt
@@ -218,7 +218,7 @@ def grids(task_dir: Path, report_dir: Path, stores: list[Store]) -> list[Figure]
         for qf in qfs:
             tiles = [("HR", image_dir / "hr.png", None, 1), (f"LR-JPEG QF {qf}", image_dir / f"lr_q{qf}.png", None, 4)]
             for spec in specs:
-                path = image_dir / f"q{qf}_{_slug(spec)}.png"
+                path = image_dir / f"q{qf}_{slug(spec)}.png"
                 store = by_key.get((set_name, qf, spec))
                 record = next((r for r in store.ok if r["id"] == image_id), None) if store else None
                 if path.is_file() and record:
@@ -232,12 +232,6 @@ def grids(task_dir: Path, report_dir: Path, stores: list[Store]) -> list[Figure]
                                "LR-JPEG is shown nearest-upscaled x4; under each output: Y-PSNR / Y-SSIM of "
                                "the whole image.", dataset_pixels=True))
     return out
-
-
-def _slug(spec: str) -> str:
-    from tasks.quality.task import _slug as slug
-
-    return slug(spec)
 
 
 def glance(stores: list[Store]) -> list[str]:

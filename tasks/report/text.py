@@ -88,7 +88,7 @@ def table2(summary: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 def _store_tags(task_dir: Path) -> dict[str, dict[str, tuple[int, float]]]:
     """Return table tag -> {method: (records, newest record-file mtime)} from the record stores."""
-    from tasks.icdar13.task import _slug
+    from tasks.icdar13.task import table_name
 
     out: dict[str, dict] = {}
     for config_path in sorted((task_dir / "records").glob("*/config.json")):
@@ -98,7 +98,7 @@ def _store_tags(task_dir: Path) -> dict[str, dict[str, tuple[int, float]]]:
         method = str((config.get("preprocessor") or {}).get("name", "?"))
         files = list(config_path.parent.glob("records*.jsonl"))
         mtime = max((f.stat().st_mtime for f in files), default=0.0)
-        out.setdefault(_slug(tag), {})[method] = (len(read_records(config_path.parent)), mtime)
+        out.setdefault(table_name(tag), {})[method] = (len(read_records(config_path.parent)), mtime)
     return out
 
 

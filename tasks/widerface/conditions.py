@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness import store
 from harness.errors import HarnessError
 
 SCALE = 4
@@ -26,7 +27,7 @@ class Condition:
 
     @property
     def slug(self) -> str:
-        return "".join(c if c.isalnum() or c in "+-." else "_" for c in self.name)[:60]
+        return store.slug(self.name, 60)
 
 
 def conditions_for(specs: list[str]) -> list[Condition]:
