@@ -32,3 +32,11 @@ def test_several_writers_merge(tmp_path):
 def test_config_key_is_order_independent():
     assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
     assert config_key({"a": 1}) != config_key({"a": 2})
+
+
+def test_slug_keeps_safe_characters_and_cuts():
+    from harness.store import slug
+
+    assert slug("cajnn+down spandrel:/a/b.pth") == "cajnn+down_spandrel__a_b.pth"
+    assert slug("x" * 50) == "x" * 40
+    assert slug("x" * 50, 45) == "x" * 45

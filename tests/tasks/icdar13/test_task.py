@@ -167,3 +167,9 @@ def test_recognizer_option_with_a_dot_names_the_table(tmp_path, monkeypatch):
                   "--recognizer-option", "contrast_ths=0.1"])
     assert [p.name for p in (tmp_path / "out" / "icdar13").glob("table2_*.csv")] == [
         "table2_set_fake-contrast_ths_0_1.csv"]
+
+
+def test_table_name_has_no_dot_and_keeps_long_tags():
+    tag = "svt_test_rapidocr_" + "width=compact_contrast_ths=0.1_" * 2
+    assert text_task.table_name(tag) == ("svt_test_rapidocr_" + "width_compact_contrast_ths_0_1_" * 2)[:120]
+    assert "." not in text_task.table_name("set_fake-contrast_ths=0.1")
