@@ -1,7 +1,7 @@
 """Train a restoration network on HR image folders with pairs degraded on the fly (one trainer for all).
 
     python -m preproc.train --config cpu_small --out /work/cajnn_train --threads 2
-    python -m preproc.train --config paper --out runs/cajnn_paper --device cuda
+    python -m preproc.train --config paper --out runs/cajnn_paper --device cuda --workers 8
     torchrun --nproc_per_node 4 -m preproc.train --config paper --out runs/cajnn_paper --device cuda
 
 A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` in MODELS, or
@@ -18,13 +18,17 @@ A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` 
   (the last period repeats), validation Y-PSNR on the first `val_images` images of `val_folder`
   (excluded from training) at the QFs `val_qf`.
 
-The output folder holds `last.pth` (model, optimizer, iteration, RNG states: an interrupted run resumes
-exactly), `best.pth` (weights with the best validation PSNR, in the shippable format
+Batch i is drawn from a generator seeded by (seed, rank, i), so it is the same whether the training
+process makes it or `--workers N` loader processes do (use them on a GPU, where one process cannot
+degrade patches as fast as the GPU trains), and the same after a resume.
+
+The output folder holds `last.pth` (model, optimizer, iteration: an interrupted run resumes exactly),
+`best.pth` (weights with the best validation PSNR, in the shippable format
 `{"params", "config", "iterations", ...}`) and `log.jsonl` (the curve). Without `last.pth`, `--init`
-(or the config's `init`) starts from existing weights. Under torchrun (WORLD_SIZE > 1) the model is
-wrapped in DistributedDataParallel; each rank draws `batch / world_size` patches with its own seed,
-and rank 0 validates, logs and checkpoints (it stores its own RNG state; other ranks reseed from the
-iteration on resume).
+(or the config's `init`) starts from existing weights. `--max-minutes M` ends a run cleanly after M
+minutes (for a lease on a borrowed GPU); SIGTERM or Ctrl-C does the same at once. Under torchrun
+(WORLD_SIZE > 1) the model is wrapped in DistributedDataParallel; each rank draws `batch / world_size`
+patches with its own seed, and rank 0 validates, logs and checkpoints.
 """
 from __future__ import annotations
 
@@ -195,22 +199,29 @@ def _resolve_path(path: str) -> Path:
     return p
 
 
-class PatchSampler:
-    """Draws training batches (input, target float tensors in [0, 1]) from images held in RAM."""
+class PatchSampler(torch.utils.data.Dataset):
+    """Training batches (input, target float tensors in [0, 1]) from images held in RAM.
 
-    def __init__(self, images: list[np.ndarray], config: TrainConfig, seed: int):
+    Item i is batch i of the run, drawn from its own generator seeded by (seed, rank, i): a batch does
+    not depend on how many loader workers made it, and a resumed run draws the same batches as one
+    that never stopped.
+    """
+
+    def __init__(self, images: list[np.ndarray], config: TrainConfig, seed: int, batch: int):
         self.config = config
         self.images = [img for img in images if min(img.shape[:2]) >= config.hr_patch]
         if not self.images:
             raise HarnessError(f"no training image is at least {config.hr_patch} px on each side")
         self.skipped = len(images) - len(self.images)
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.batch = batch
 
-    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return one batch of (input, target) NCHW float32 tensors."""
-        cfg, rng, patch = self.config, self.rng, self.config.hr_patch
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return batch `index` as (input, target) NCHW float32 tensors."""
+        cfg, patch = self.config, self.config.hr_patch
+        rng = np.random.default_rng([self.seed, index])
         inputs, targets = [], []
-        for _ in range(batch):
+        for _ in range(self.batch):
             img = self.images[rng.integers(len(self.images))]
             h, w = img.shape[:2]
             y = int(rng.integers((h - patch) // cfg.scale + 1)) * cfg.scale
@@ -221,6 +232,14 @@ class PatchSampler:
             inputs.append(inp)
             targets.append(tgt)
         return to_tensor(np.stack(inputs)), to_tensor(np.stack(targets))
+
+
+def batch_loader(sampler: PatchSampler, start: int, stop: int, workers: int,
+                 pin_memory: bool) -> torch.utils.data.DataLoader:
+    """Return a loader of batches start..stop-1 of `sampler`, made by `workers` processes (0: in this one)."""
+    return torch.utils.data.DataLoader(
+        sampler, batch_size=None, sampler=range(start, stop), num_workers=workers,
+        pin_memory=pin_memory, prefetch_factor=4 if workers else None, persistent_workers=False)
 
 
 def to_tensor(batch: np.ndarray) -> torch.Tensor:
@@ -292,8 +311,14 @@ def _truncate_log(path: Path, iteration: int) -> None:
 
 
 def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads: int | None = None,
-          iterations: int | None = None, init: str | None = None, quiet: bool = False) -> dict:
-    """Train (or resume) as `config` says, writing to `out_dir`; return a summary dict."""
+          iterations: int | None = None, init: str | None = None, quiet: bool = False,
+          workers: int = 0, max_minutes: float | None = None) -> dict:
+    """Train (or resume) as `config` says, writing to `out_dir`; return a summary dict.
+
+    `workers` processes make the batches (0: this process); `max_minutes` stops the run cleanly, with a
+    checkpoint, after that much wall time of this call.
+    """
+    started = time.time()
     out_dir = Path(out_dir)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -306,6 +331,10 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     dev = torch.device(device)
     if dev.type == "cpu":
         torch.set_flush_denormal(True)  # denormal activations are ~6x slower on this CPU
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True  # fixed patch size: pick the fastest conv algorithms
     if threads:
         torch.set_num_threads(threads)
     total = iterations if iterations is not None else config.iterations
@@ -318,14 +347,14 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     model = model.to(memory_format=fmt)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
     iteration, best, elapsed = 0, -float("inf"), 0.0
-    rng_state = None
+    torch_rng = None
     last = out_dir / "last.pth"
     if last.exists():
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         iteration, best, elapsed = ckpt["iteration"], ckpt["best"], ckpt.get("elapsed_s", 0.0)
-        rng_state = ckpt["rng"]
+        torch_rng = ckpt["rng"]["torch"]
         source = f"resumed {last} at iteration {iteration}"
     elif (init or config.init) and _resolve_path(init or config.init).is_file():
         from preproc.checkpoints import load_weights, read_checkpoint
@@ -346,28 +375,26 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         val_skip = {str(p) for p in val_paths}
         val_images = [(str(p), load_image(p)) for p in val_paths]
     train_images = load_folder_images(config.train_folders, skip=val_skip)
-    sampler = PatchSampler([img for _, img in train_images], config, seed=config.seed + 1000 * rank)
+    batch = max(1, config.batch // world)
+    sampler = PatchSampler([img for _, img in train_images], config, seed=config.seed + 1000 * rank,
+                           batch=batch)
     torch.manual_seed(config.seed + 1000 * rank)
-    if rng_state is not None:
-        if rank == 0:
-            sampler.rng.bit_generator.state = rng_state["numpy"]
-            torch.set_rng_state(rng_state["torch"])
-        else:
-            sampler.rng = np.random.default_rng([config.seed + 1000 * rank, iteration])
+    if torch_rng is not None and rank == 0:
+        torch.set_rng_state(torch_rng)
     validator = Validator(val_images, config) if rank == 0 and val_images else None
 
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
         net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    batch = max(1, config.batch // world)
     log_path = out_dir / "log.jsonl"
     if rank == 0:
         _truncate_log(log_path, iteration)
         _say(quiet, f"{config.name}: {sum(p.numel() for p in model.parameters()):,d} parameters, "
                     f"{source}; {len(sampler.images)} training images ({sampler.skipped} smaller than "
                     f"{config.hr_patch} px skipped), {len(val_images)} validation images, "
-                    f"batch {batch} x {world}, device {dev}, threads {torch.get_num_threads()}")
+                    f"batch {batch} x {world}, device {dev}, threads {torch.get_num_threads()}, "
+                    f"loader workers {workers}")
         if validator:
             _say(quiet, f"validation bicubic Y-PSNR: " +
                  ", ".join(f"q{q} {v:.3f}" for q, v in validator.baseline.items()))
@@ -384,19 +411,39 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "iteration": iteration, "best": best, "elapsed_s": elapsed,
                            "config": asdict(config),
-                           "rng": {"numpy": sampler.rng.bit_generator.state,
-                                   "torch": torch.get_rng_state()}}, last)
+                           "rng": {"torch": torch.get_rng_state()}}, last)
+
+    def validate():  # log the validation PSNR; keep the weights when they are the best so far
+        nonlocal best
+        scores = validator(model, dev)
+        entry = {"iter": iteration, "val_psnr": scores,
+                 "val_gain": {k: scores[k] - validator.baseline[int(k[1:])]
+                              for k in scores if k != "mean"}}
+        log.write(json.dumps(entry) + "\n")
+        log.flush()
+        _say(quiet, f"it {iteration} validation Y-PSNR " +
+             ", ".join(f"{k} {v:.3f} ({entry['val_gain'][k]:+.3f} dB)"
+                       for k, v in scores.items() if k != "mean"))
+        if scores["mean"] > best:
+            best = scores["mean"]
+            atomic_torch_save(weights_file(model, config, iteration,
+                                           {"val_psnr": scores, "train_wall_s": round(elapsed)}),
+                              out_dir / "best.pth")
 
     net.train()
     running, count, t_mark, it_mark = 0.0, 0, time.time(), iteration
     t_last = time.time()
     log = open(log_path, "a") if rank == 0 else None
     try:
-        while iteration < total and not stop["flag"]:
+        for inp, tgt in batch_loader(sampler, iteration, total, workers, dev.type == "cuda"):
+            if stop["flag"]:
+                break
+            if max_minutes is not None and time.time() - started > 60 * max_minutes:
+                _say(quiet, f"stopping at iteration {iteration}: --max-minutes {max_minutes} reached")
+                break
             lr = lr_at(iteration, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            inp, tgt = sampler.sample(batch)
             inp = inp.to(dev, non_blocking=True).contiguous(memory_format=fmt)
             tgt = tgt.to(dev, non_blocking=True)
             loss = F.l1_loss(net(inp), tgt)
@@ -421,24 +468,13 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                             f"{speed:.2f} it/s elapsed {elapsed / 60:.1f} min")
                 running, count, t_mark, it_mark = 0.0, 0, now, iteration
             if validator and iteration % config.val_every == 0:
-                scores = validator(model, dev)
-                entry = {"iter": iteration, "val_psnr": scores,
-                         "val_gain": {k: scores[k] - validator.baseline[int(k[1:])]
-                                      for k in scores if k != "mean"}}
-                log.write(json.dumps(entry) + "\n")
-                log.flush()
-                _say(quiet, f"it {iteration} validation Y-PSNR " +
-                     ", ".join(f"{k} {v:.3f} ({entry['val_gain'][k]:+.3f} dB)"
-                               for k, v in scores.items() if k != "mean"))
-                if scores["mean"] > best:
-                    best = scores["mean"]
-                    atomic_torch_save(weights_file(model, config, iteration,
-                                                   {"val_psnr": scores, "train_wall_s": round(elapsed)}),
-                                      out_dir / "best.pth")
+                validate()
                 t_last = time.time()  # validation time is not training time
             if iteration % config.checkpoint_every == 0:
                 save_checkpoint()
         if rank == 0:
+            if validator and iteration % config.val_every:
+                validate()  # the final weights, when the last validation came earlier
             save_checkpoint()
             if not validator:
                 atomic_torch_save(weights_file(model, config, iteration, {"train_wall_s": round(elapsed)}),
@@ -580,6 +616,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--iterations", type=int, default=None, help="override the config's total")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="processes that make training batches (0: the training process; try 8 on a GPU)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop cleanly (checkpoint written) after this many minutes of this run")
     parser.add_argument("--init", default=None, help="weights to start from when OUT has no checkpoint")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--export", metavar="DEST", default=None,
@@ -606,7 +646,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.device.startswith("cuda") and not torch.cuda.is_available():
             raise HarnessError("--device cuda: no CUDA device is available")
         summary = train(config, args.out, device=args.device, threads=args.threads,
-                        iterations=args.iterations, init=args.init, quiet=args.quiet)
+                        iterations=args.iterations, init=args.init, quiet=args.quiet,
+                        workers=args.workers, max_minutes=args.max_minutes)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from harness.errors import HarnessError
-from preproc.train import TrainConfig, dihedral, lr_at, make_pair, train
+from preproc.train import (PatchSampler, TrainConfig, batch_loader, dihedral, load_folder_images, lr_at,
+                           make_pair, train)
 
 
 def test_cosine_schedule_with_restarts():
@@ -95,6 +96,26 @@ def test_smoke_training_resumes_exactly(tmp_path):
     from preproc.cajnn import load_cajnn
     model, meta = load_cajnn(tmp_path / "resumed" / "best.pth")
     assert meta["config"] == {"nf": 8, "gc": 4, "nb": 1}
+
+
+def test_batches_do_not_depend_on_loader_workers(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    images = [img for _, img in load_folder_images(cfg.train_folders)]
+    sampler = PatchSampler(images, cfg, seed=5, batch=2)
+    direct = [sampler[i] for i in range(3, 7)]
+    loaded = list(batch_loader(sampler, 3, 7, workers=2, pin_memory=False))
+    assert len(loaded) == 4
+    for (a_in, a_tgt), (b_in, b_tgt) in zip(direct, loaded):
+        assert torch.equal(a_in, b_in) and torch.equal(a_tgt, b_tgt)
+    assert not torch.equal(direct[0][0], direct[1][0])  # batches differ from one another
+    assert direct[0][0].shape == (2, 3, 8, 8) and direct[0][1].shape == (2, 3, 32, 32)
+
+
+def test_max_minutes_stops_with_a_checkpoint(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    out = train(cfg, tmp_path / "run", threads=1, iterations=6, quiet=True, max_minutes=0)
+    assert out["iteration"] == 0
+    assert torch.load(tmp_path / "run" / "last.pth", weights_only=False)["iteration"] == 0
 
 
 def test_init_from_weights_when_no_checkpoint(tmp_path):
