@@ -527,11 +527,12 @@ ACCEPTANCE_GAIN_DB = {10: 0.5, 20: 0.8, 40: 1.0}  # issue 8: required Y-PSNR gai
 
 
 def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, command: str,
-               note: str = "") -> str:
+               note: str = "", continue_config: str | None = None) -> str:
     """Return a Markdown model card for `weights`: config, training, the quality table and the curve.
 
     `table_csv` is the quality task's `table1.csv` of a run with `bicubic` and the network; `out_dir`
-    the training folder (its `log.jsonl` gives the validation curve).
+    the training folder (its `log.jsonl` gives the validation curve); `continue_config` the config that
+    the card's "continue" commands name (default: the one the weights were trained with).
     """
     import pandas as pd
 
@@ -551,7 +552,7 @@ def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, 
              f"- Pair mode: {meta.get('pair')} (LR-JPEG -> HR x4); training config `{meta.get('train_config')}` "
              f"(`preproc/configs/{meta.get('train_config')}.json`)",
              f"- Iterations: {meta.get('iterations')}; training wall time {meta.get('train_wall_s', 0) / 3600:.2f} h "
-             f"on {meta.get('machine')} (shared with other jobs, run under nice)",
+             f"on {meta.get('machine')}",
              f"- Data: `../shared/data/train/T91` + `BSD200` minus the first 10 BSD200 images (held out for "
              f"validation); 128 px HR patches degraded on the fly (MATLAB bicubic x1/4 + JPEG QF uniform "
              f"10..100), 8 dihedral transforms, L1, Adam(0.9, 0.99), cosine annealing with restarts",
@@ -590,10 +591,11 @@ def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, 
                 gains = ", ".join(f"{k} {v:+.3f}" for k, v in e["val_gain"].items())
                 lines.append(f"| {e['iter']} | {gains} | {last_loss:.5f} |" if last_loss else
                              f"| {e['iter']} | {gains} | - |")
+    continue_config = continue_config or meta.get("train_config")
     lines += ["", "## Reproduce / continue", "",
-              "```", f"nohup nice -n 10 python -m preproc.train --config {meta.get('train_config')} "
+              "```", f"nohup nice -n 10 python -m preproc.train --config {continue_config} "
               f"--out /work/cajnn_train --threads 2 &   # resumes /work/cajnn_train/last.pth, or starts "
-              f"from this file", f"python -m preproc.train --config {meta.get('train_config')} "
+              f"from this file", f"python -m preproc.train --config {continue_config} "
               f"--out /work/cajnn_train --export {weights.as_posix()}", command, "```", ""]
     return "\n".join(lines)
 
@@ -626,7 +628,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="do not train: copy OUT/best.pth to DEST (e.g. preproc/weights/cajnn_small.pth)")
     parser.add_argument("--card-table", metavar="CSV", default=None,
                         help="with --export DEST: write DEST's model card (.md) from this quality table1.csv "
-                             "instead of exporting")
+                             "instead of exporting (--config: the config its 'continue' commands name)")
     parser.add_argument("--card-command", default="python run_all.py --task quality --preproc bicubic cajnn "
                         "--data ../shared/data/sr/Set5 ../shared/data/sr/Set14 --qf 10 20 40 --out /tmp/cajnn_eval")
     parser.add_argument("--card-note", default="", help="an extra line for the model card")
@@ -636,7 +638,7 @@ def main(argv: list[str] | None = None) -> None:
             from harness.store import atomic_write_text
             card = Path(args.export).with_suffix(".md")
             atomic_write_text(card, model_card(args.export, args.card_table, args.out, args.card_command,
-                                              args.card_note))
+                                              args.card_note, continue_config=args.config))
             print(f"wrote {card}")
             return
         if args.export:
