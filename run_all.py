@@ -35,6 +35,9 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="weights for a named stage, e.g. cajnn=my_cajnn.pth")
     parser.add_argument("--tile", type=positive_int, default=None,
                         help="tile size (LR pixels) for network restorers; bounds memory")
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="network restorers average their outputs over the 8 flips/rotations of the "
+                             "input (x8 self-ensemble; 8x slower)")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="keep restored images in DIR, keyed by input content and restorer (weights "
                              "included), so a later run with another detector or recogniser skips the "
@@ -82,7 +85,8 @@ def run_tasks(args, modules: dict, rank: int = 0, world_size: int = 1) -> int:
             if task not in TASKS:
                 raise HarnessError(f"unknown task {task!r}; known: {', '.join(TASKS)}, all")
         check_data_paths(args.data)
-        options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile)
+        options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile,
+                               self_ensemble=args.self_ensemble)
     except HarnessError as exc:
         error = str(exc)
     agree_on_error(error, world_size)  # a rank that cannot start stops them all, not just itself

@@ -12,8 +12,10 @@ A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` 
   drawn uniformly from `qf` per patch.
 - Patches: an `hr_patch` px HR crop at a position that is a multiple of `scale`, one of the 8 dihedral
   transforms, then degraded **as a patch** (the JPEG 8x8 grid is aligned to the patch, not the image;
-  cheaper than degrading whole images, and it varies the grid phase). Training images are held in RAM;
-  images smaller than the patch are skipped.
+  cheaper than degrading whole images, and it varies the grid phase). With `context: C` (HR px) the
+  crop is degraded inside up to C px of its surrounding image and then cut out, so its LR pixels are
+  those of a degraded whole image, as in evaluation, instead of being resized from mirrored patch
+  borders. Training images are held in RAM; images smaller than the patch are skipped.
 - L1 loss, Adam(0.9, 0.99), cosine annealing from `lr` to `eta_min` restarted after each of `periods`
   (the last period repeats), validation Y-PSNR on the first `val_images` images of `val_folder`
   (excluded from training) at the QFs `val_qf`.
@@ -80,6 +82,7 @@ class TrainConfig:
     val_images: int = 10
     val_qf: list = field(default_factory=lambda: [10, 40])
     hr_patch: int = 128
+    context: int = 0  # HR px of image around each patch that is degraded with it and then cut away
     qf: list = field(default_factory=lambda: [10, 100])
     batch: int = 16
     iterations: int = 100000
@@ -120,6 +123,9 @@ class TrainConfig:
             raise HarnessError(f"{where}: pair must be one of {PAIR_MODES}, got {self.pair!r}")
         if self.hr_patch % self.scale:
             raise HarnessError(f"{where}: hr_patch {self.hr_patch} is not a multiple of scale {self.scale}")
+        if self.context < 0 or self.context % self.scale:
+            raise HarnessError(f"{where}: context {self.context} is not a non-negative multiple of scale "
+                               f"{self.scale}")
         if not (1 <= self.qf[0] <= self.qf[1] <= 100):
             raise HarnessError(f"{where}: qf must be [low, high] within 1..100, got {self.qf}")
         if not self.periods or min(self.periods) <= 0:
@@ -226,12 +232,39 @@ class PatchSampler(torch.utils.data.Dataset):
             h, w = img.shape[:2]
             y = int(rng.integers((h - patch) // cfg.scale + 1)) * cfg.scale
             x = int(rng.integers((w - patch) // cfg.scale + 1)) * cfg.scale
-            hr = dihedral(img[y:y + patch, x:x + patch], int(rng.integers(8)))
-            quality = int(rng.integers(cfg.qf[0], cfg.qf[1] + 1))
-            inp, tgt = make_pair(hr, cfg.pair, cfg.scale, quality)
+            k, quality = int(rng.integers(8)), int(rng.integers(cfg.qf[0], cfg.qf[1] + 1))
+            if cfg.context:
+                inp, tgt = pair_in_context(img, y, x, patch, cfg, k, quality)
+            else:
+                inp, tgt = make_pair(dihedral(img[y:y + patch, x:x + patch], k), cfg.pair, cfg.scale, quality)
             inputs.append(inp)
             targets.append(tgt)
         return to_tensor(np.stack(inputs)), to_tensor(np.stack(targets))
+
+
+def pair_in_context(img: np.ndarray, y: int, x: int, patch: int, cfg: TrainConfig, k: int,
+                    quality: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the pair of the `patch` px HR crop at (y, x), degraded within up to `cfg.context` px of
+    the image around it (cut to the image), then cut out: its LR pixels are those of a degraded whole
+    image (no mirrored patch borders in the resize), as in evaluation.
+    """
+    s = cfg.scale
+    h, w = (img.shape[0] // s) * s, (img.shape[1] // s) * s
+    y0, x0 = max(0, y - cfg.context), max(0, x - cfg.context)
+    y1, x1 = min(h, y + patch + cfg.context), min(w, x + patch + cfg.context)
+    window = dihedral(img[y0:y1, x0:x1], k)
+    # Where the patch sits in the transformed window (rot90 counter-clockwise k % 4 times, then a flip).
+    top, left, bottom, right = y - y0, x - x0, y1 - y - patch, x1 - x - patch
+    for _ in range(k % 4):
+        top, left, bottom, right = right, top, left, bottom
+    if k >= 4:
+        left, right = right, left
+    inp, tgt = make_pair(window, cfg.pair, cfg.scale, quality)
+    lr_top, lr_left, lr_patch = top // s, left // s, patch // s
+    inp = inp[lr_top:lr_top + lr_patch, lr_left:lr_left + lr_patch]
+    if cfg.pair == "car":  # the target is LR too
+        return inp, tgt[lr_top:lr_top + lr_patch, lr_left:lr_left + lr_patch]
+    return inp, tgt[top:top + patch, left:left + patch]
 
 
 def batch_loader(sampler: PatchSampler, start: int, stop: int, workers: int,

@@ -1,4 +1,5 @@
 """Wrong user input gives one line on stderr and a non-zero exit, never a traceback."""
+import json
 import subprocess
 import sys
 
@@ -26,3 +27,11 @@ def test_bad_input_is_one_line(args, needle, tmp_path):
     assert "Traceback" not in result.stderr
     lines = [l for l in result.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and needle in lines[0], result.stderr
+
+
+def test_self_ensemble_flag_reaches_the_restorer(tmp_path):
+    result = _run("--task", "quality", "--preproc", "cajnn", "--self-ensemble", "--limit", "1", "--qf", "40",
+                  "--threads", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    provenance = json.loads((tmp_path / "quality" / "table1.provenance.json").read_text())
+    assert provenance["config"]["preprocessors"]["cajnn"]["self_ensemble"] is True

@@ -11,7 +11,7 @@ from PIL import Image
 
 from harness.errors import HarnessError
 from preproc.train import (PatchSampler, TrainConfig, batch_loader, dihedral, load_folder_images, lr_at,
-                           make_pair, train)
+                           make_pair, pair_in_context, train)
 
 
 def test_cosine_schedule_with_restarts():
@@ -141,3 +141,37 @@ def test_export_writes_loadable_weights(tmp_path):
     assert export_weights(tmp_path / "run", tmp_path / "from_last.pth")["iterations"] == 2
     with pytest.raises(HarnessError, match="best.pth"):
         export_weights(tmp_path / "empty", tmp_path / "x.pth")
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_context_pairs_are_crops_of_a_degraded_whole_image(k):
+    # With enough context, the LR patch equals the same crop of the whole (transformed) image degraded,
+    # for every dihedral transform; the HR target is the transformed crop itself.
+    img = np.random.default_rng(k).integers(0, 256, (96, 120, 3), dtype=np.uint8)
+    cfg = TrainConfig(pair="sr", scale=4, hr_patch=32, context=24)
+    y, x, patch = 40, 44, 32
+    inp, tgt = pair_in_context(img, y, x, patch, cfg, k, quality=90)
+    assert np.array_equal(tgt, dihedral(img[y:y + patch, x:x + patch], k))
+    whole_lr, _ = make_pair(dihedral(img, k), "sr", 4, 90)
+    marked = np.zeros(img.shape[:2], bool)
+    marked[y:y + patch, x:x + patch] = True
+    rows, cols = np.nonzero(dihedral(marked[..., None], k)[..., 0])
+    top, left = rows.min() // 4, cols.min() // 4
+    assert np.array_equal(inp, whole_lr[top:top + 8, left:left + 8])
+    # Without context the patch's borders are resized from mirrored pixels, so they differ.
+    plain, _ = make_pair(dihedral(img[y:y + patch, x:x + patch], k), "sr", 4, 90)
+    assert not np.array_equal(plain, inp)
+
+
+def test_context_pairs_at_the_image_border_keep_their_size():
+    img = np.random.default_rng(9).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    for pair in ("joint", "car", "sr"):
+        cfg = TrainConfig(pair=pair, scale=4, hr_patch=32, context=16)
+        inp, tgt = pair_in_context(img, 0, 32, 32, cfg, 5, quality=30)
+        assert inp.shape == (8, 8, 3)
+        assert tgt.shape == ((8, 8, 3) if pair == "car" else (32, 32, 3))
+
+
+def test_context_must_be_a_multiple_of_the_scale():
+    with pytest.raises(HarnessError, match="context"):
+        TrainConfig(context=6).validate()
