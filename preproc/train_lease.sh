@@ -47,7 +47,6 @@ echo "train rc $?"; grep -E "validation|stopping|^\{" "$OUT/train.txt" | tail -8
 cp "$RUN/out/log.jsonl" "$OUT/log.jsonl"
 $PY - "$RUN/out" "$OUT" <<'PY'
 import sys, torch
-from preproc.train import weights_file
 out, dest = sys.argv[1], sys.argv[2]
 torch.save(torch.load(out + "/best.pth", weights_only=False), dest + "/best.pth")
 last = torch.load(out + "/last.pth", weights_only=False)
