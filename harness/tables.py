@@ -21,10 +21,10 @@ def to_markdown(df: pd.DataFrame) -> str:
 def write_table(df: pd.DataFrame, stem: str | Path, title: str, provenance: dict,
                 notes: list[str] = (), display: pd.DataFrame | None = None) -> list[Path]:
     """Write `stem.csv` (full precision), `stem.md` (title, notes, `display` table, provenance) and
-    `stem.provenance.json`; return the paths."""
+    `stem.provenance.json`; return the paths. The suffixes are appended: a dot in `stem` stays."""
     stem = Path(stem)
-    csv_path, md_path, prov_path = (stem.with_suffix(".csv"), stem.with_suffix(".md"),
-                                    stem.parent / (stem.name + ".provenance.json"))
+    csv_path, md_path, prov_path = (stem.parent / f"{stem.name}{suffix}"
+                                    for suffix in (".csv", ".md", ".provenance.json"))
     atomic_write_text(csv_path, df.to_csv(index=False))
     body = [f"# {title}", ""]
     body += [f"- {n}" for n in notes]

@@ -97,7 +97,7 @@ def word_sets(ctx: RunContext) -> list[WordSet]:
 
 
 def table_name(tag: str) -> str:
-    """Return the file-name part of the tables of condition `tag` (write_table adds suffixes: no dot)."""
+    """Return the file-name part of the tables of condition `tag` (a slug; dots become underscores)."""
     return slug(tag, 120).replace(".", "_")
 
 
