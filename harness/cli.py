@@ -41,6 +41,30 @@ def positive_int(text: str) -> int:
     return value
 
 
+def key_value_options(items: list[str], flag: str) -> dict:
+    """Return {key: value} from `flag`'s KEY=VALUE strings (values: int, float, true/false/none, or text)."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise HarnessError(f"bad {flag} {item!r}: expected KEY=VALUE")
+        low = text.lower()
+        if low in ("true", "false"):
+            value = low == "true"
+        elif low == "none":
+            value = None
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    value = float(text)
+                except ValueError:
+                    value = text
+        out[key] = value
+    return out
+
+
 @dataclass
 class RunContext:
     """Everything a task's `run` needs: parsed arguments, where to write, and the preprocessors."""

@@ -63,7 +63,12 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 class RecordStore:
-    """Per-item records of one configuration, appended as JSON lines; `done()` gives finished ids."""
+    """Per-item records of one configuration, appended as JSON lines; `done()` gives finished ids.
+
+    The ids on disk are read once, when the store is opened, and kept up to date by `append`, so
+    `done()` and `has()` cost O(1) per item however large the store grows. Records that other writers
+    (other ranks) append after this store was opened are seen by `records()`, which reads the files.
+    """
 
     def __init__(self, folder: str | os.PathLike, config: dict, provenance: dict | None = None,
                  writer: str = ""):
@@ -74,14 +79,20 @@ class RecordStore:
         if not config_path.exists():
             atomic_write_json(config_path, {"config": config, "provenance": provenance or {}})
         self.path = self.folder / (f"records.{writer}.jsonl" if writer else "records.jsonl")
+        self._ids = set(read_records(self.folder))
 
     def records(self) -> list[dict]:
         """Return every complete record of this store (all writers), the last one per id winning."""
         return list(read_records(self.folder).values())
 
     def done(self) -> set[str]:
-        """Return the ids of items already recorded."""
-        return set(read_records(self.folder))
+        """Return a copy of the ids of items recorded (on disk when opened, or appended since); O(n):
+        test one item with `has()`."""
+        return set(self._ids)
+
+    def has(self, item_id: str) -> bool:
+        """Return whether item `item_id` is recorded."""
+        return str(item_id) in self._ids
 
     def append(self, record: dict) -> None:
         """Append one record (must have an `id`) durably."""
@@ -90,6 +101,7 @@ class RecordStore:
             fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
+        self._ids.add(str(record["id"]))
 
 
 def _json_default(obj: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from harness.cli import RunContext, positive_int
+from harness.cli import RunContext, key_value_options, positive_int
 from harness.degrade import Degradation, degrade, parse_degradation
 from harness.errors import HarnessError
 from harness.provenance import provenance
@@ -57,27 +57,8 @@ def add_arguments(parser) -> None:
 
 
 def parse_recognizer_options(items: list[str]) -> dict:
-    """Return {key: value} from KEY=VALUE strings (values: int, float, true/false/none, or text)."""
-    out = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise HarnessError(f"bad --recognizer-option {item!r}: expected KEY=VALUE")
-        low = text.lower()
-        if low in ("true", "false"):
-            value = low == "true"
-        elif low == "none":
-            value = None
-        else:
-            try:
-                value = int(text)
-            except ValueError:
-                try:
-                    value = float(text)
-                except ValueError:
-                    value = text
-        out[key] = value
-    return out
+    """Return {key: value} from --recognizer-option KEY=VALUE strings."""
+    return key_value_options(items, "--recognizer-option")
 
 
 def make_recognizer(ctx: RunContext) -> Recognizer:

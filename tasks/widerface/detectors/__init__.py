@@ -6,7 +6,7 @@ use; each factory takes `DetectorOptions` and returns a `Detector`.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,8 @@ class DetectorOptions:
     device: str = "cpu"
     weights: str | None = None
     min_face_size: int = 12
+    threads: int | None = None
+    extra: dict = field(default_factory=dict)   # detector-specific options (--detector-option KEY=VALUE)
 
 
 class Detector:
@@ -66,10 +68,17 @@ class Detector:
 
 
 DETECTORS: dict[str, str] = {
+    "centerface": "tasks.widerface.detectors.centerface:build_detector",
     "mtcnn": "tasks.widerface.detectors.mtcnn:build_detector",
     "tinyfaces": "tasks.widerface.detectors.tinyfaces:build_detector",
     "haar": "tasks.widerface.detectors.haar:build_detector",
 }
+
+
+def no_options(name: str, options: DetectorOptions) -> None:
+    """Raise HarnessError when a detector without options is given --detector-option."""
+    if options.extra:
+        raise HarnessError(f"the {name} detector takes no --detector-option (got {', '.join(options.extra)})")
 
 
 def build_detector(name: str, options: DetectorOptions | None = None) -> Detector:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
-from tasks.widerface.detectors import Detections, Detector, DetectorOptions
+from tasks.widerface.detectors import Detections, Detector, DetectorOptions, no_options
 
 CASCADE = "haarcascade_frontalface_default.xml"
 SCALE_FACTOR = 1.1
@@ -49,4 +49,5 @@ class HaarDetector(Detector):
 
 
 def build_detector(options: DetectorOptions) -> HaarDetector:
+    no_options("haar", options)
     return HaarDetector(options.min_face_size, options.weights)

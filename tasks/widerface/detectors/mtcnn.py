@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.errors import HarnessError
-from tasks.widerface.detectors import Detections, Detector, DetectorOptions
+from tasks.widerface.detectors import Detections, Detector, DetectorOptions, no_options
 
 THRESHOLDS = (0.6, 0.7, 0.7)   # facenet-pytorch's defaults for the three stages
 FACTOR = 0.709
@@ -50,6 +50,7 @@ def _version(package: str) -> str:
 
 
 def build_detector(options: DetectorOptions) -> MTCNNDetector:
+    no_options("mtcnn", options)
     if options.weights:
         raise HarnessError("--detector-weights is not used by mtcnn (its weights ship in facenet-pytorch)")
     return MTCNNDetector(options.min_face_size, options.device)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
-from tasks.widerface.detectors import Detections, Detector, DetectorOptions
+from tasks.widerface.detectors import Detections, Detector, DetectorOptions, no_options
 
 TEMPLATES_FILE = Path(__file__).with_name("tinyfaces_templates.json")
 NUM_TEMPLATES = 25
@@ -201,6 +201,7 @@ class TinyFacesDetector(Detector):
 
 
 def build_detector(options: DetectorOptions) -> TinyFacesDetector:
+    no_options("tinyfaces", options)
     if not options.weights:
         raise HarnessError("the tinyfaces detector needs --detector-weights PATH (a tiny-faces-pytorch "
                            "checkpoint such as checkpoint_50.pth; it is not downloaded)")

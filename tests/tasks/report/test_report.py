@@ -82,7 +82,7 @@ def test_every_run_writes_the_report(results):
     # At a glance: one line per restorer and task.
     assert "- Text (smoke-rendered-words_rapidocr_x2_q30): bicubic vs none, -1 words of 24 (0 fixed, 1 broken, " \
            "McNemar p = 1: within chance)." in md
-    assert "- Faces: LR+bicubic vs LR, AP easy " in md
+    assert "- Faces (haar): LR+bicubic vs LR, AP easy " in md
     # Missing items are listed, not fatal.
     assert "Bicubic at QF 20 (`--preproc bicubic --qf 20`)" in md
     # Pictures with dataset pixels are links in the Markdown, plots inline.
@@ -107,7 +107,7 @@ def test_page_in_headless_browser(results, tmp_path):
     html = page.read_text()
     assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
     # Every table present in the results appears, with an id.
-    tables = ("table1", "runtime", "table2_smoke-rendered-words_rapidocr_x2_q30", "table3", "ap_differences")
+    tables = ("table1", "runtime", "table2_smoke-rendered-words_rapidocr_x2_q30", "table3_haar", "ap_differences_haar")
     for key in tables:
         assert f'data-table="{key}"' in html
     # A copy with the marking script and one deliberately broken image (so the check is not vacuous).
@@ -156,7 +156,7 @@ def test_interrupted_run_and_damaged_results(results, tmp_path):
     assert "smoke-rendered-words_rapidocr_x2_q30: per-word records stored (bicubic 24, none 24 words) but " \
            "Table II was not written" in md
     # A damaged file in one task leaves the others intact.
-    (copy / "widerface" / "table3.csv").write_text("not,a\ntable")
+    (copy / "widerface" / "table3_haar.csv").write_text("not,a\ntable")
     next((copy / "quality" / "examples").glob("*/*/hr.png")).write_bytes(b"not a png")
     md = build_report(copy).with_name("report.md").read_text()
     assert "could not be read" in md and "Table I: Y-PSNR" in md

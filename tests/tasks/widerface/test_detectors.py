@@ -27,7 +27,7 @@ def test_detections_from_corners_and_scaled():
     assert d.scaled(4).boxes.tolist() == [[40, 80, 80, 160]] and d.scaled(4).scores.tolist() == [0.5]
 
 
-@pytest.mark.parametrize("name", ["mtcnn", "haar"])
+@pytest.mark.parametrize("name", ["centerface", "mtcnn", "haar"])
 def test_detector_finds_the_astronaut(name, astronaut):
     detector = build_detector(name, DetectorOptions(min_face_size=40))
     dets = detector.detect(astronaut)
@@ -35,6 +35,43 @@ def test_detector_finds_the_astronaut(name, astronaut):
     best = dets.boxes[np.argmax(dets.scores)]
     assert _iou(best, (180, 70, 80, 100)) > 0.5   # the hand-labelled face of the smoke set
     assert detector.describe()["name"] == name
+
+
+def test_centerface_decode_by_hand():
+    from tasks.widerface.detectors.centerface import decode
+
+    heatmap = np.zeros((6, 8))
+    heatmap[2, 3], heatmap[5, 7], heatmap[0, 0] = 0.9, 0.4, 0.04   # the last is under the threshold
+    scale = np.zeros((2, 6, 8))
+    offset = np.zeros((2, 6, 8))
+    scale[:, 2, 3] = np.log(2.0), np.log(3.0)        # height 4 * 2 = 8 px, width 4 * 3 = 12 px
+    offset[:, 2, 3] = 0.25, -0.5                     # centre y (2 + 0.25 + 0.5) * 4 = 11, x (3 - 0.5 + 0.5) * 4 = 12
+    scale[:, 5, 7] = np.log(4.0), np.log(4.0)        # 16 x 16 px at centre (22, 30): clipped to a 24 x 32 image
+    corners, scores = decode(heatmap, scale, offset, 0.05, 24, 32)
+    order = np.argsort(-scores)
+    assert np.allclose(corners[order], [[6, 7, 18, 15], [22, 14, 32, 24]])
+    assert np.allclose(scores[order], [0.9, 0.4])
+
+
+def test_centerface_options_and_dynamic_input(astronaut):
+    from tasks.widerface.detectors import centerface
+
+    detector = build_detector("centerface", DetectorOptions(threads=1, extra={"scales": "1,0.5", "threshold": 0.3}))
+    assert detector.describe()["scales"] == [1.0, 0.5] and detector.describe()["threshold"] == 0.3
+    # the shipped file is fixed at 10x3x32x32; the loaded graph takes any size
+    dims = detector.session.get_inputs()[0].shape
+    assert dims[0] == "N" and dims[2:] == ["H", "W"]
+    for shape in ((33, 47, 3), (100, 64, 3)):          # sizes that are not multiples of 32
+        dets = detector.detect(np.full(shape, 128, np.uint8))
+        assert dets.boxes.shape[1] == 4
+        assert (dets.boxes[:, 0] >= 0).all() and (dets.boxes[:, 0] + dets.boxes[:, 2] <= shape[1] + 1e-9).all()
+    with pytest.raises(HarnessError, match="unknown centerface option"):
+        build_detector("centerface", DetectorOptions(extra={"nms_iou": 0.5}))
+    with pytest.raises(HarnessError, match="scales must be positive"):
+        build_detector("centerface", DetectorOptions(extra={"scales": "0"}))
+    with pytest.raises(HarnessError, match="not used by centerface"):
+        build_detector("centerface", DetectorOptions(weights="x.pth"))
+    assert centerface.model_path().name == "centerface.onnx"
 
 
 def test_mtcnn_empty_image_and_unknown_detector():

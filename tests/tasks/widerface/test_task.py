@@ -27,7 +27,7 @@ def test_default_preproc_is_cajnn():
     assert task.DEFAULT_PREPROC == ["cajnn"]
 
 
-def test_smoke_set_run_with_mtcnn(tmp_path, capsys):
+def test_smoke_set_run_with_the_default_detector(tmp_path, capsys):
     out = tmp_path / "out"
     assert run_all.main(["--task", "widerface", "--preproc", "bicubic", "--out", str(out), "--threads", "1"]) == 0
     folder = out / "widerface"
@@ -46,6 +46,33 @@ def test_smoke_set_run_with_mtcnn(tmp_path, capsys):
     assert cli_main(["evaluate", table.submission[2], "--gt", str(folder / "smoke_set")]) == 0
     printed = capsys.readouterr().out
     assert f"hard   AP {table.hard[2]:.6f}" in printed
+    provenance = json.loads((folder / "table3.provenance.json").read_text())
+    assert provenance["config"]["detector"]["name"] == "centerface"
+
+
+def test_a_second_detector_keeps_both_tables(tmp_path):
+    out = tmp_path / "out"
+    base = ["--task", "widerface", "--preproc", "none", "--out", str(out), "--threads", "1"]
+    assert run_all.main(base) == 0
+    assert run_all.main(base + ["--detector", "mtcnn"]) == 0
+    folder = out / "widerface"
+    assert json.loads((folder / "table3.provenance.json").read_text())["config"]["detector"]["name"] == "centerface"
+    assert json.loads((folder / "table3_mtcnn.provenance.json").read_text())["config"]["detector"]["name"] == "mtcnn"
+    report = (out / "report" / "report.md").read_text()
+    assert "Table III with a second detector (mtcnn)" in report
+
+
+def test_detector_options_change_the_records(tmp_path):
+    out = tmp_path / "out"
+    base = ["--task", "widerface", "--preproc", "none", "--out", str(out), "--threads", "1", "--limit", "1"]
+    assert run_all.main(base) == 0
+    assert run_all.main(base + ["--detector-option", "threshold=0.3"]) == 0
+    configs = [json.loads(p.read_text())["config"] for p in (out / "widerface" / "records").glob("GT_*/config.json")]
+    assert sorted(c["detector"]["threshold"] for c in configs) == [0.05, 0.3]
+    with pytest.raises(HarnessError, match="unknown centerface option"):
+        run_all.main(base + ["--detector-option", "treshold=0.3"])
+    with pytest.raises(HarnessError, match="takes no --detector-option"):
+        run_all.main(base + ["--detector", "mtcnn", "--detector-option", "threshold=0.3"])
 
 
 def _tiny_wider(root):
@@ -68,12 +95,12 @@ def test_corrupt_image_recorded_and_resume(tmp_path):
             "--detector", "haar", "--min-face-size", "8", "--lr-qf", "40"]
     assert run_all.main(argv) == 0
     folder = out / "widerface"
-    per_image = pd.read_csv(folder / "per_image.csv", keep_default_na=False)
+    per_image = pd.read_csv(folder / "per_image_haar.csv", keep_default_na=False)
     broken = per_image[per_image.image == "1--B/broken"]
     assert len(broken) == 3 and all("cannot read image" in e for e in broken.error)
-    table = pd.read_csv(folder / "table3.csv")
+    table = pd.read_csv(folder / "table3_haar.csv")
     assert (table.n_images == 1).all()
-    assert "1 image(s) failed" in (folder / "table3.md").read_text()
+    assert "1 image(s) failed" in (folder / "table3_haar.md").read_text()
     config = json.loads(next((folder / "records").glob("LR_x4_q40_haar_*/config.json")).read_text())
     assert config["config"]["lr_qf"] == 40
     lines = {p: p.read_text() for p in (folder / "records").glob("*/records*.jsonl")}
