@@ -2,8 +2,13 @@
 
 A record store is a folder holding `config.json` (the configuration and provenance of the run that
 made it) and one or more `records*.jsonl` files (one per writer, e.g. per rank of a sharded run). Each
-record is one line, flushed and fsynced when written, so an interrupted run loses at most the line
-being written; a torn last line is ignored when reading.
+record is one line of JSON with sorted keys, handed to the operating system as it is written, so a
+process that is killed or crashes loses at most the line being written; a torn last line is ignored
+when reading. The file is fsynced at most every `SYNC_INTERVAL_S` seconds and when the store is closed,
+so a power cut loses at most the last second's records (an fsync per record cost 3 ms here, more than
+the rest of a full WIDER FACE run's bookkeeping together: benchmarks/store.py). Lines are encoded and
+parsed with orjson (10-20x faster than the json module on records of 30 boxes; the same values),
+falling back to the json module for what orjson does not write or read (NaN, Infinity).
 """
 from __future__ import annotations
 
@@ -11,8 +16,13 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterable
+
+import orjson
+
+SYNC_INTERVAL_S = 1.0
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -80,6 +90,8 @@ class RecordStore:
             atomic_write_json(config_path, {"config": config, "provenance": provenance or {}})
         self.path = self.folder / (f"records.{writer}.jsonl" if writer else "records.jsonl")
         self._ids = set(read_records(self.folder))
+        self._fh = None
+        self._synced = time.monotonic()
 
     def records(self) -> list[dict]:
         """Return every complete record of this store (all writers), the last one per id winning."""
@@ -95,13 +107,56 @@ class RecordStore:
         return str(item_id) in self._ids
 
     def append(self, record: dict) -> None:
-        """Append one record (must have an `id`) durably."""
-        line = json.dumps(record, sort_keys=True, default=_json_default) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        """Append one record (must have an `id`): written through to the OS at once, fsynced at most
+        every SYNC_INTERVAL_S seconds."""
+        line = encode_record(record)
+        if self._fh is None:
+            self._fh = open(self.path, "ab")
+        self._fh.write(line + b"\n")
+        self._fh.flush()
+        now = time.monotonic()
+        if now - self._synced >= SYNC_INTERVAL_S:
+            os.fsync(self._fh.fileno())
+            self._synced = now
         self._ids.add(str(record["id"]))
+
+    def close(self) -> None:
+        """Fsync and close the record file (appending again reopens it)."""
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "RecordStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:   # interpreter shutdown: the lines are with the OS already
+            pass
+
+
+def encode_record(record: dict) -> bytes:
+    """Return `record` as one line of JSON (sorted keys, no newline): orjson, or the json module when
+    orjson wrote a null (it writes NaN and Infinity as null; json keeps them)."""
+    line = orjson.dumps(record, default=_json_default,
+                        option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+    if b"null" in line:
+        line = json.dumps(record, sort_keys=True, default=_json_default).encode("utf-8")
+    return line
+
+
+def decode_record(line: str | bytes) -> Any:
+    """Return the value of one JSON line; raise ValueError when it is not JSON (a torn line)."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)   # NaN / Infinity, which orjson does not read
 
 
 def _json_default(obj: Any) -> Any:
@@ -118,16 +173,16 @@ def read_records(folder: str | os.PathLike) -> dict[str, dict]:
     for path in sorted(Path(folder).glob("records*.jsonl")):
         for line in _lines(path):
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
+                rec = decode_record(line)
+            except ValueError:
                 continue  # a line torn by an interrupted write
             if isinstance(rec, dict) and "id" in rec:
                 out[str(rec["id"])] = rec
     return out
 
 
-def _lines(path: Path) -> Iterable[str]:
-    with open(path, encoding="utf-8") as fh:
+def _lines(path: Path) -> Iterable[bytes]:
+    with open(path, "rb") as fh:
         for line in fh:
             if line.strip():
                 yield line

@@ -56,3 +56,19 @@ def test_done_and_has_follow_appends_without_rereading(tmp_path, monkeypatch):
     assert store.done() == {"a", "7"}
     monkeypatch.undo()
     assert RecordStore(tmp_path / "s", {}).done() == {"a", "7"}   # a new store sees both on disk
+
+
+def test_records_keep_nan_infinity_none_and_numpy_values(tmp_path):
+    import math
+
+    import numpy as np
+
+    store = RecordStore(tmp_path, {})
+    store.append({"id": "a", "psnr": math.inf, "ssim": math.nan, "error": None})
+    store.append({"id": "b", "boxes": np.array([[1.5, 2.25]]), "n": np.int64(3), "x": np.float32(0.5)})
+    store.close()
+    rec = read_records(tmp_path)
+    assert rec["a"]["psnr"] == math.inf and math.isnan(rec["a"]["ssim"]) and rec["a"]["error"] is None
+    assert rec["b"] == {"id": "b", "boxes": [[1.5, 2.25]], "n": 3, "x": 0.5}
+    store.append({"id": "c"})                         # appending after close reopens the file
+    assert set(read_records(tmp_path)) == {"a", "b", "c"}
