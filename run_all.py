@@ -10,10 +10,10 @@ import importlib
 import sys
 from pathlib import Path
 
-from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_paths, close_distributed,
-                         init_distributed, positive_int)
+from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_paths, check_device,
+                         check_out_dir, close_distributed, init_distributed, positive_int)
 from harness.errors import HarnessError
-from harness.registry import BuildOptions
+from harness.registry import BuildOptions, known_names
 from tasks import TASKS
 
 
@@ -51,12 +51,20 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     return parser, modules
 
 
+NO_WEIGHTS = ("none", "bicubic", "down")   # registered stages that have no weights
+
+
 def parse_weights(items: list[str]) -> dict[str, str]:
+    """Return {stage: path} from NAME=PATH items; an unknown stage name or a missing file is an error."""
     out = {}
+    stages = [name for name in known_names() if name not in NO_WEIGHTS]
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise HarnessError(f"bad --weights {item!r}: expected NAME=PATH, e.g. cajnn=weights.pth")
+        if name not in stages:
+            raise HarnessError(f"--weights {item}: unknown stage {name!r}; stages with weights: "
+                               f"{', '.join(stages)} (plug-ins take their file in the spec: spandrel:PATH)")
         if not Path(path).is_file():
             raise HarnessError(f"--weights {item}: no such file {path}")
         out[name] = path
@@ -68,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.report:
         return build_report(Path(args.report))
+    check_device(args.device)
+    check_out_dir(args.out)
     # Under torchrun (WORLD_SIZE > 1) every rank runs this same code on its shard of each task's items;
     # rank 0 merges the ranks' records and writes the tables (docs/scaling.md).
     rank, world_size = init_distributed(args.device)
@@ -139,7 +149,7 @@ if __name__ == "__main__":
         sys.exit(main())
     except HarnessError as exc:
         print(f"run_all.py: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(2)
     except KeyboardInterrupt:
         print("run_all.py: interrupted; finished items are saved, re-run to resume", file=sys.stderr)
         sys.exit(130)

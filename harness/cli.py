@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,6 +132,39 @@ def check_data_paths(paths: list[str] | None) -> None:
     for p in paths or []:
         if not os.path.exists(p):
             raise HarnessError(f"--data {p}: no such file or folder")
+
+
+def check_out_dir(path: str) -> None:
+    """Raise HarnessError unless `path` is (or can be made) a writable folder."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise HarnessError(f"--out {path}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise HarnessError(f"--out {path}: cannot write there ({exc.strerror or exc})") from None
+
+
+def check_device(device: str) -> None:
+    """Raise HarnessError unless torch knows `device` and it is usable on this machine."""
+    try:
+        import torch
+    except ImportError:
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise HarnessError(f"--device {device}: not a torch device (e.g. cpu, cuda, cuda:1)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise HarnessError(f"--device {device}: no CUDA GPU is usable on this machine (torch "
+                               f"{torch.__version__}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise HarnessError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
+    elif dev.type not in ("cpu", "mps"):
+        raise HarnessError(f"--device {device}: only cpu and cuda are supported")
 
 
 # Ranks may finish their shards hours apart; the default collective timeout (30 min) would abort

@@ -20,10 +20,17 @@ def _run(*args):
     (["--qf", "ten"], "--qf"),
     (["--data", "/no/such/folder"], "/no/such/folder"),
     (["--weights", "cajnn=/no/such.pth"], "/no/such.pth"),
+    (["--weights", "cajn=README.md"], "unknown stage 'cajn'; stages with weights: arcnn, cajnn"),
+    (["--weights", "cajnn=README.md"], "README.md"),
+    (["--device", "foo"], "--device foo: not a torch device"),
+    (["--device", "cuda:99"], "--device cuda:99"),
+    (["--out", "README.md"], "--out README.md: exists and is not a folder"),
+    (["--out", "/proc/no/such/folder"], "--out /proc/no/such/folder: cannot write there"),
 ])
 def test_bad_input_is_one_line(args, needle, tmp_path):
-    result = _run(*args, "--out", str(tmp_path))
-    assert result.returncode != 0
+    out = [] if "--out" in args else ["--out", str(tmp_path)]
+    result = _run("--task", "quality", "--limit", "1", "--qf", "40", "--threads", "1", *args, *out)
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = [l for l in result.stderr.splitlines() if l.strip()]
     assert len(lines) == 1 and needle in lines[0], result.stderr
