@@ -41,6 +41,10 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
             arr = to_rgb_uint8(img)
     except FileNotFoundError:
         raise ImageLoadError(f"{path}: file not found") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"{path}: image too large to read safely ({exc})") from None
+    except MemoryError:
+        raise ImageLoadError(f"{path}: image too large for this machine's memory") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageLoadError(f"{path}: cannot read image ({exc})") from None
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:

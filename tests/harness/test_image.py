@@ -76,3 +76,11 @@ def test_save_then_load_is_lossless(tmp_path):
     np.testing.assert_array_equal(load_image(tmp_path / "a.png"), arr)
     with pytest.raises(Exception):
         check_image(arr.astype(np.float32))
+
+
+def test_decompression_bomb_is_an_image_error(tmp_path, monkeypatch):
+    path = tmp_path / "huge.png"
+    Image.new("RGB", (100, 100)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)   # 10,000 pixels > 2 x the limit: Pillow refuses
+    with pytest.raises(ImageLoadError, match="huge.png: image too large to read safely"):
+        load_image(path)

@@ -72,3 +72,14 @@ def test_records_keep_nan_infinity_none_and_numpy_values(tmp_path):
     assert rec["b"] == {"id": "b", "boxes": [[1.5, 2.25]], "n": 3, "x": 0.5}
     store.append({"id": "c"})                         # appending after close reopens the file
     assert set(read_records(tmp_path)) == {"a", "b", "c"}
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "t.csv", "a,b\n")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "t.csv").stat().st_mode & 0o777 == 0o644   # not mkstemp's 0600
