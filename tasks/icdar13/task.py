@@ -12,11 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from harness.cli import RunContext, key_value_options, positive_int
 from harness.degrade import Degradation, degrade, parse_degradation
 from harness.errors import HarnessError
+from harness.progress import progress_bar
 from harness.provenance import provenance
 from harness.registry import DownToInput, Pipeline, Preprocessor
 from harness.store import RecordStore, config_key, slug
@@ -231,7 +231,7 @@ def run(ctx: RunContext) -> list[Path]:
         done = {spec: store.done() for spec, store in stores.items()}
         todo = [it for it in ctx.shard(items) if any(it.id not in done[s] for s in stores)]
         size = ctx.args.text_batch_size
-        with tqdm(total=len(todo), desc=f"icdar13 {cond.tag}", unit="word", disable=None) as bar:
+        with progress_bar(len(todo), f"icdar13 {cond.tag}", "words") as bar:
             for start in range(0, len(todo), size):
                 chunk = todo[start:start + size]
                 process_chunk(ctx, cond, chunk, stores, done)

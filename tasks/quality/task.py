@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from harness.cli import RunContext, quality_factor
 from harness.degrade import degrade
 from harness.errors import HarnessError
 from harness.image import load_image, save_image
 from harness.metrics import psnr_y, ssim_y
+from harness.progress import progress
 from harness.provenance import provenance
 from harness.store import RecordStore, config_key, slug
 from harness.tables import write_table
@@ -127,7 +127,7 @@ def run(ctx: RunContext) -> list[Path]:
         all_stores[image_set.name] = stores
         files = list(image_set.files)[: ctx.limit] if ctx.limit else list(image_set.files)
         examples = {p.name for p in files[: max(0, getattr(ctx.args, "examples", 0))]}
-        for path in tqdm(ctx.shard(files), desc=f"quality {image_set.name}", unit="img", disable=None):
+        for path in progress(ctx.shard(files), f"quality {image_set.name}", "images"):
             examples_dir = ctx.task_dir("quality") / "examples" / image_set.name / path.name
             score_image(path, qfs, stores, ctx, examples_dir if path.name in examples else None)
     if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
 from harness.degrade import degrade
 from harness.errors import HarnessError
 from harness.image import load_image
+from harness.progress import progress
 from harness.provenance import provenance
 from harness.store import RecordStore, atomic_write_text, config_key
 from harness.tables import write_table
@@ -162,7 +162,7 @@ def run(ctx: RunContext) -> list[Path]:
     stores = {c.name: _store(ctx, dataset, c, detector) for c in conditions}
     images = run_order(dataset.images)
     images = images[: ctx.limit] if ctx.limit else images
-    for image in tqdm(ctx.shard(images), desc=f"widerface {detector.name}", unit="img", disable=None):
+    for image in progress(ctx.shard(images), f"widerface {detector.name}", "images"):
         process_image(image, conditions, stores, detector, ctx)
     if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes
         return []
