@@ -34,9 +34,33 @@ def embedded_set() -> ImageSet:
     return ImageSet("skimage-smoke", root, files, embedded=True)
 
 
-def folder_set(path: Path) -> ImageSet:
-    """Return the image set of a folder of HR images (named after the folder)."""
+def folder_set(path: Path, name: str | None = None) -> ImageSet:
+    """Return the image set of a folder of HR images (named after the folder, or `name`)."""
     files = tuple(list_images(path))
     if not files:
         raise HarnessError(f"--data {path}: no images (.png, .jpg, .bmp, ...) in this folder")
-    return ImageSet(Path(path).resolve().name, Path(path).resolve(), files)
+    return ImageSet(name or Path(path).resolve().name, Path(path).resolve(), files)
+
+
+def unique_names(paths: list[Path]) -> list[str]:
+    """Return short names for folders: the folder's own name, with as many parent names as it takes
+    (joined by "-") to tell apart folders of the same name (Set5/HR, Set14/HR -> Set5-HR, Set14-HR)."""
+    parts = [Path(p).resolve().parts for p in paths]
+    depth = [1] * len(parts)
+    while True:
+        names = ["-".join(p[-d:]) for p, d in zip(parts, depth)]
+        clashes = {n for n in names if names.count(n) > 1}
+        grow = [i for i, n in enumerate(names) if n in clashes and depth[i] < len(parts[i])]
+        if not grow:
+            return names
+        for i in grow:
+            depth[i] += 1
+
+
+def folder_sets(paths: list[Path]) -> list[ImageSet]:
+    """Return the image sets of several folders, each named uniquely; the same folder twice is an error."""
+    roots = [Path(p).resolve() for p in paths]
+    for i, root in enumerate(roots):
+        if root in roots[:i]:
+            raise HarnessError(f"--data {paths[i]}: the same folder is given twice")
+    return [folder_set(p, name) for p, name in zip(paths, unique_names(paths))]

@@ -17,7 +17,7 @@ from harness.provenance import provenance
 from harness.store import RecordStore, config_key, slug
 from harness.tables import write_table
 from tasks.paper import table1_value
-from tasks.quality.datasets import ImageSet, embedded_set, folder_set
+from tasks.quality.datasets import ImageSet, embedded_set, folder_sets
 
 RECIPE = "modcrop4 + MATLAB bicubic x1/4 (mirror, uint8 per pass) + JPEG 4:2:0 (libjpeg); Y-PSNR/SSIM"
 SCALE = 4
@@ -39,7 +39,7 @@ def image_sets(ctx: RunContext) -> list[ImageSet]:
     """Return the sets named by --data, or the embedded smoke set."""
     if not ctx.data:
         return [embedded_set()]
-    return [folder_set(p) for p in ctx.data]
+    return folder_sets(ctx.data)
 
 
 def _store(ctx: RunContext, image_set: ImageSet, qf: int, spec: str) -> RecordStore:

@@ -75,3 +75,23 @@ def test_embedded_default_runs_without_network(tmp_path, monkeypatch):
     table = pd.read_csv(tmp_path / "quality" / "table1.csv")
     assert table.set.iloc[0] == "skimage-smoke" and table.n_images.iloc[0] == 2
     assert 15 < table.psnr.iloc[0] < 40
+
+
+def test_sets_with_the_same_folder_name_stay_apart(tmp_path):
+    a = _write_images(tmp_path / "Set5" / "HR", n=2)
+    b = _write_images(tmp_path / "Set14" / "HR", n=3, size=(48, 60))
+    run_all.main(["--task", "quality", "--preproc", "bicubic", "--data", str(a), str(b), "--qf", "30",
+                  "--out", str(tmp_path / "out")])
+    table = pd.read_csv(tmp_path / "out" / "quality" / "table1.csv")
+    assert sorted(zip(table["set"], table.n_images)) == [("Set14-HR", 3), ("Set5-HR", 2)]
+    with pytest.raises(Exception, match="the same folder is given twice"):
+        run_all.main(["--task", "quality", "--preproc", "bicubic", "--data", str(a), str(a), "--qf", "30",
+                      "--out", str(tmp_path / "out2")])
+
+
+def test_unique_names_by_hand():
+    from tasks.quality.datasets import unique_names
+
+    assert unique_names(["/d/Set5", "/d/Set14"]) == ["Set5", "Set14"]
+    assert unique_names(["/d/Set5/HR", "/d/Set14/HR", "/e/x"]) == ["Set5-HR", "Set14-HR", "x"]
+    assert unique_names(["/a/s/HR", "/b/s/HR"]) == ["a-s-HR", "b-s-HR"]
