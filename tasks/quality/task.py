@@ -137,28 +137,39 @@ def run(ctx: RunContext) -> list[Path]:
 
 def summarize(ctx: RunContext, sets: list[ImageSet], qfs: list[int], all_stores: dict
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (per-image records, per set/QF/method summary) as data frames."""
+    """Return (per-image records, per set/QF/method summary) as data frames.
+
+    Means are paired: each method's over the images that every method of the run scored at that set and
+    QF (`n_images`); `n_failed` counts its own failures, `n_excluded` the images it scored but another
+    method failed on."""
     per_image, rows = [], []
     for image_set in sets:
         for qf in qfs:
+            scored = {}
             for spec in ctx.preproc_specs:
                 records = all_stores[image_set.name][(qf, spec)].records()
                 if ctx.limit:
                     allowed = {p.name for p in list(image_set.files)[: ctx.limit]}
                     records = [r for r in records if r["id"] in allowed]
-                ok = [r for r in records if "error" not in r]
+                scored[spec] = records
                 for r in records:
                     per_image.append({"set": image_set.name, "qf": qf, "method": spec, "image": r["id"],
                                       "psnr": r.get("psnr"), "ssim": r.get("ssim"),
                                       "time_load": r.get("time_load"), "time_degrade": r.get("time_degrade"),
                                       "time_restore": r.get("time_restore"), "time_score": r.get("time_score"),
                                       "error": r.get("error", "")})
+            # Paired means: every method is averaged over the images that all methods scored.
+            oks = {spec: {r["id"]: r for r in records if "error" not in r} for spec, records in scored.items()}
+            common = set.intersection(*(set(ok) for ok in oks.values())) if oks else set()
+            for spec, records in scored.items():
+                ok = [oks[spec][i] for i in sorted(common)]
                 paper = table1_value(spec, image_set.name, qf)
                 psnr = float(np.mean([r["psnr"] for r in ok])) if ok else float("nan")
                 ssim = float(np.mean([r["ssim"] for r in ok])) if ok else float("nan")
                 rows.append({
                     "set": image_set.name, "qf": qf, "method": spec, "n_images": len(ok),
-                    "n_failed": len(records) - len(ok), "psnr": psnr, "ssim": ssim,
+                    "n_failed": len(records) - len(oks[spec]), "n_excluded": len(oks[spec]) - len(ok),
+                    "psnr": psnr, "ssim": ssim,
                     "paper_psnr": paper[0] if paper else None, "paper_ssim": paper[1] if paper else None,
                     "delta_psnr": psnr - paper[0] if paper else None,
                     "delta_ssim": ssim - paper[1] if paper else None,
@@ -177,7 +188,8 @@ def _display(summary: pd.DataFrame, sets: list[ImageSet]) -> pd.DataFrame:
         for image_set in sets:
             r = group[group["set"] == image_set.name].iloc[0]
             row[f"{image_set.name} PSNR/SSIM"] = (f"{r.psnr:.2f}/{r.ssim:.4f}" if r.n_images else "-") + (
-                f" ({r.n_failed} failed)" if r.n_failed else "")
+                f" ({r.n_failed} failed)" if r.n_failed else "") + (
+                f" ({r.n_excluded} excluded: another method failed)" if r.n_excluded else "")
             if r.paper_psnr is not None and not pd.isna(r.paper_psnr):
                 row[f"{image_set.name} paper"] = f"{r.paper_psnr:.2f}/{r.paper_ssim:.4f}"
             else:
@@ -207,7 +219,8 @@ def write_tables(ctx: RunContext, sets: list[ImageSet], qfs: list[int], all_stor
     if ctx.limit:
         notes.append(f"--limit {ctx.limit}: only the first {ctx.limit} images of each set were scored.")
     if (summary.n_failed > 0).any():
-        notes.append("Some images failed; see per_image.csv (column error).")
+        notes.append("Some images failed; see per_image.csv (column error). Means are paired: every method is "
+                     "averaged over the images all methods scored (n_images; n_excluded in table1.csv).")
     paths = write_table(summary, out / "table1", "Table I: Y-PSNR / Y-SSIM, x4", prov, notes,
                         display=_display(summary, sets))
     paths += write_table(per_image, out / "per_image", "Per-image quality results", prov)

@@ -91,12 +91,25 @@ def _order(spec: str) -> tuple:
 
 
 
+def paired_ok(stores: list[Store]) -> dict[tuple, list[dict]]:
+    """Return key -> the store's scored records restricted to the images that every method scored at
+    the same set and QF, so that means and differences compare the same images."""
+    common: dict[tuple, set] = {}
+    for s in stores:
+        ids = {r["id"] for r in s.ok}
+        key = s.key[:2]
+        common[key] = common[key] & ids if key in common else ids
+    return {s.key: [r for r in s.ok if r["id"] in common[s.key[:2]]] for s in stores}
+
+
 def table1(stores: list[Store]) -> pd.DataFrame:
-    """Return Table I in long form: one row per (QF, method, set), ours beside the paper's value."""
+    """Return Table I in long form: one row per (QF, method, set), ours beside the paper's value; means
+    over the images every method scored (paired)."""
     rows = []
+    paired = paired_ok(stores)
     for s in sorted(stores, key=lambda s: (s.key[1], _order(s.spec), _set_order(s.key[0]))):
         set_name, qf, spec = s.key
-        ok = s.ok
+        ok = paired[s.key]
         psnr = float(np.mean([r["psnr"] for r in ok])) if ok else float("nan")
         ssim = float(np.mean([r["ssim"] for r in ok])) if ok else float("nan")
         paper = table1_value(spec, set_name, qf)
@@ -105,6 +118,8 @@ def table1(stores: list[Store]) -> pd.DataFrame:
             subs.append(f"{set_name} is not a paper test set")
         if int(s.config.get("crop_border", 0)):
             subs.append(f"crop border {s.config['crop_border']} (paper: 0)")
+        if len(ok) < len(s.ok):
+            subs.append(f"{len(s.ok) - len(ok)} image(s) excluded: another method failed on them")
         rows.append({
             "QF": qf, "Method": spec, "Set": set_name, "N": len(ok),
             "PSNR": fmt(psnr, 2), "PSNR paper": fmt(paper[0] if paper else None, 2),
@@ -235,8 +250,9 @@ def grids(task_dir: Path, report_dir: Path, stores: list[Store]) -> list[Figure]
 
 
 def glance(stores: list[Store]) -> list[str]:
-    """Return one line per restorer: its Y-PSNR gain over bicubic per QF, averaged over the sets run."""
-    mean = {s.key: float(np.mean([r["psnr"] for r in s.ok])) for s in stores if s.ok}
+    """Return one line per restorer: its Y-PSNR gain over bicubic per QF, averaged over the sets run
+    (each set's gain over the images both scored)."""
+    mean = {key: float(np.mean([r["psnr"] for r in ok])) for key, ok in paired_ok(stores).items() if ok}
     lines = []
     for spec in sorted({k[2] for k in mean if k[2] != "bicubic"}, key=_order):
         gains = {}

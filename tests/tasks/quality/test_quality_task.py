@@ -95,3 +95,31 @@ def test_unique_names_by_hand():
     assert unique_names(["/d/Set5", "/d/Set14"]) == ["Set5", "Set14"]
     assert unique_names(["/d/Set5/HR", "/d/Set14/HR", "/e/x"]) == ["Set5-HR", "Set14-HR", "x"]
     assert unique_names(["/a/s/HR", "/b/s/HR"]) == ["a-s-HR", "b-s-HR"]
+
+
+def test_a_restorer_that_fails_on_some_images_is_compared_on_the_others(tmp_path, monkeypatch):
+    """A restorer equal to bicubic wherever it works must score exactly bicubic's mean, not a lower one."""
+    from harness.errors import HarnessError
+    from harness.resize import imresize
+    from tasks.report.build import build_report
+
+    data = _write_images(tmp_path / "set", n=4)
+    seen = []
+
+    def flaky(image):
+        seen.append(1)
+        if len(seen) % 2:   # fails on the 1st and 3rd image
+            raise HarnessError("flaky restorer failed")
+        return imresize(image, 4)
+
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register("flaky", flaky, scale=4)
+    out = tmp_path / "out"
+    run_all.main(["--task", "quality", "--preproc", "bicubic", "flaky", "--data", str(data), "--qf", "30",
+                  "--out", str(out)])
+    table = pd.read_csv(out / "quality" / "table1.csv").set_index("method")
+    assert table.loc["flaky", "n_failed"] == 2 and table.loc["bicubic", "n_excluded"] == 2
+    assert table.loc["flaky", "n_images"] == table.loc["bicubic", "n_images"] == 2
+    assert table.loc["flaky", "psnr"] == table.loc["bicubic", "psnr"]
+    md = build_report(out).with_name("report.md").read_text()
+    assert "flaky vs bicubic, Y-PSNR 0.00 dB at QF 30" in md
