@@ -88,13 +88,17 @@ class RecordStore:
     """
 
     def __init__(self, folder: str | os.PathLike, config: dict, provenance: dict | None = None,
-                 writer: str = ""):
+                 writer: str = "", meta: dict | None = None):
+        """Open (or create) the store in `folder`. `config` is what made its records (the caller keys
+        the folder by it); `meta` is what readers need that is not part of that identity (e.g. the
+        name of the table its records go to), stored beside it in config.json."""
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config = config
         config_path = self.folder / "config.json"
         if not config_path.exists():
-            atomic_write_json(config_path, {"config": config, "provenance": provenance or {}})
+            atomic_write_json(config_path, {"config": config, "provenance": provenance or {},
+                                            **({"meta": meta} if meta else {})})
         self.path = self.folder / (f"records.{writer}.jsonl" if writer else "records.jsonl")
         self._ids = set(read_records(self.folder))
         self._fh = None

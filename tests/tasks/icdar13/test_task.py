@@ -167,6 +167,8 @@ def test_recognizer_option_with_a_dot_names_the_table(tmp_path, monkeypatch):
                   "--recognizer-option", "contrast_ths=0.1"])
     assert [p.name for p in (tmp_path / "out" / "icdar13").glob("table2_*.csv")] == [
         "table2_set_fake-contrast_ths_0_1.csv"]
+    report = (tmp_path / "out" / "report" / "report.md").read_text()
+    assert "Table II was not written" not in report and "set_fake-contrast_ths_0_1" in report
 
 
 def test_table_name_has_no_dot_and_keeps_long_tags():
