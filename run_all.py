@@ -42,6 +42,9 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="keep restored images in DIR, keyed by input content and restorer (weights "
                              "included), so a later run with another detector or recogniser skips the "
                              "restorer")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute every item even if it is recorded (default: a re-run skips finished "
+                             "items and retries failed ones)")
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="only build DIR/report/{index.html,report.md} from the results stored in DIR "
                              "(runs no task); every run also rebuilds the report of its --out at its end")

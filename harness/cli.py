@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.provenance import provenance
 from harness.registry import BuildOptions, Preprocessor, build
+from harness.store import RecordStore
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -109,6 +111,11 @@ class RunContext:
     def writer(self) -> str:
         """Return the record-file suffix of this rank ("" in an unsharded run); sorts in rank order."""
         return f"rank{self.rank:05d}" if self.world_size > 1 else ""
+
+    def store(self, folder: Path, config: dict, meta: dict | None = None) -> RecordStore:
+        """Return the record store of one configuration for this rank (`--force`: nothing counts as done)."""
+        return RecordStore(folder, config, provenance(config), writer=self.writer, meta=meta,
+                           fresh=bool(getattr(self.args, "force", False)))
 
     def finish_shard(self) -> bool:
         """Wait until every rank has recorded its shard; return True on the rank that writes the tables.

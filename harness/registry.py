@@ -13,6 +13,8 @@ import heavy restorers it does not need). `register()` adds a restorer from Pyth
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -148,14 +150,36 @@ class Pipeline(Preprocessor):
 
     def describe(self):
         if len(self.stages) == 1:
-            return {**self.stages[0].describe(), "name": self.name}
-        return {"name": self.name, "scale": self.scale, "stages": [s.describe() for s in self.stages]}
+            return {**_stage_identity(self.stages[0]), "name": self.name}
+        return {"name": self.name, "scale": self.scale, "stages": [_stage_identity(s) for s in self.stages]}
 
     @property
     def num_parameters(self):
         counts = [s.num_parameters for s in self.stages]
         known = [c for c in counts if c is not None]
         return sum(known) if known else None
+
+
+OWN_PACKAGES = ("harness", "preproc", "tasks")   # code of this project: identified by the git commit
+
+
+def _stage_identity(stage: Preprocessor) -> dict:
+    """Return `stage.describe()`, plus the SHA-256 of the source file of a plug-in's code (a function
+    or class outside this project), so that editing a plug-in changes the keys of its records."""
+    described = stage.describe()
+    target = getattr(stage, "fn", None) or type(stage)
+    module = getattr(target, "__module__", "") or ""
+    if module.split(".")[0] in OWN_PACKAGES:
+        return described
+    try:
+        source = inspect.getsourcefile(target)
+    except TypeError:   # a built-in or C function: nothing to hash
+        source = None
+    if source and os.path.isfile(source):
+        from harness.store import file_sha256
+
+        described = {**described, "source": os.path.basename(source), "source_sha256": file_sha256(source)}
+    return described
 
 
 # The name table. Values are factories or "module:attribute" strings resolved on first use; every

@@ -88,10 +88,12 @@ class RecordStore:
     """
 
     def __init__(self, folder: str | os.PathLike, config: dict, provenance: dict | None = None,
-                 writer: str = "", meta: dict | None = None):
+                 writer: str = "", meta: dict | None = None, fresh: bool = False):
         """Open (or create) the store in `folder`. `config` is what made its records (the caller keys
         the folder by it); `meta` is what readers need that is not part of that identity (e.g. the
-        name of the table its records go to), stored beside it in config.json."""
+        name of the table its records go to), stored beside it in config.json. An item counts as done
+        when its last record has no "error" (failed items are retried); with `fresh` no item counts as
+        done (`--force`: everything is recomputed, and the new records win)."""
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config = config
@@ -100,7 +102,7 @@ class RecordStore:
             atomic_write_json(config_path, {"config": config, "provenance": provenance or {},
                                             **({"meta": meta} if meta else {})})
         self.path = self.folder / (f"records.{writer}.jsonl" if writer else "records.jsonl")
-        self._ids = set(read_records(self.folder))
+        self._ids = set() if fresh else {i for i, r in read_records(self.folder).items() if "error" not in r}
         self._fh = None
         self._synced = time.monotonic()
 
@@ -109,12 +111,12 @@ class RecordStore:
         return list(read_records(self.folder).values())
 
     def done(self) -> set[str]:
-        """Return a copy of the ids of items recorded (on disk when opened, or appended since); O(n):
-        test one item with `has()`."""
+        """Return a copy of the ids of items done (recorded without error, on disk when the store was
+        opened or appended since); O(n): test one item with `has()`."""
         return set(self._ids)
 
     def has(self, item_id: str) -> bool:
-        """Return whether item `item_id` is recorded."""
+        """Return whether item `item_id` is done (recorded without error)."""
         return str(item_id) in self._ids
 
     def append(self, record: dict) -> None:
@@ -129,7 +131,10 @@ class RecordStore:
         if now - self._synced >= SYNC_INTERVAL_S:
             os.fsync(self._fh.fileno())
             self._synced = now
-        self._ids.add(str(record["id"]))
+        if "error" in record:
+            self._ids.discard(str(record["id"]))
+        else:
+            self._ids.add(str(record["id"]))
 
     def close(self) -> None:
         """Fsync and close the record file (appending again reopens it)."""

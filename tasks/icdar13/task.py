@@ -110,8 +110,7 @@ def _store(ctx: RunContext, cond: Condition, spec: str) -> RecordStore:
               "recognizer": _identity(cond.recognizer), "preprocessor": ctx.preprocessor(spec).describe(),
               "degradation": cond.degradation.tag if cond.degradation else None, "protocol": PROTOCOL}
     folder = ctx.task_dir("icdar13") / "records" / f"{slug(cond.tag, 120)}_{slug(spec)}_{config_key(config)}"
-    return RecordStore(folder, config, provenance(config), writer=ctx.writer,
-                       meta={"table": table_name(cond.tag)})
+    return ctx.store(folder, config, meta={"table": table_name(cond.tag)})
 
 
 def _restore(pre: Preprocessor, image: np.ndarray, spec: str, cache: dict) -> tuple[np.ndarray, float]:

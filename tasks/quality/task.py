@@ -48,7 +48,7 @@ def _store(ctx: RunContext, image_set: ImageSet, qf: int, spec: str) -> RecordSt
               "scale": SCALE, "preprocessor": pre.describe(), "crop_border": ctx.args.crop_border,
               "recipe": RECIPE}
     folder = ctx.task_dir("quality") / "records" / f"{image_set.name}_q{qf}_{slug(spec)}_{config_key(config)}"
-    return RecordStore(folder, config, provenance(config), writer=ctx.writer)
+    return ctx.store(folder, config)
 
 
 EXAMPLE_CROP = 128  # HR pixels (32 LR pixels), the side of the crops saved for the report

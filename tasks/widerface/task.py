@@ -87,7 +87,7 @@ def _store(ctx: RunContext, dataset: WiderDataset, condition: Condition, detecto
     tag = lr_tag(ctx.args.lr_qf) if condition.kind != "gt" else "orig"
     folder = (ctx.task_dir("widerface") / "records" /
               f"{condition.slug}_{tag}_{detector.name}_{config_key(config)}")
-    return RecordStore(folder, config, provenance(config), writer=ctx.writer)
+    return ctx.store(folder, config)
 
 
 def _record(image: WiderImage, dets: Detections, shape, times: dict) -> dict:

@@ -123,3 +123,52 @@ def test_a_restorer_that_fails_on_some_images_is_compared_on_the_others(tmp_path
     assert table.loc["flaky", "psnr"] == table.loc["bicubic", "psnr"]
     md = build_report(out).with_name("report.md").read_text()
     assert "flaky vs bicubic, Y-PSNR 0.00 dB at QF 30" in md
+
+
+def test_editing_a_plugin_gives_new_records(tmp_path, monkeypatch):
+    import sys
+
+    data = _write_images(tmp_path / "set", n=1)
+    plugin = tmp_path / "plug" / "my_restorer_mod.py"
+    plugin.parent.mkdir()
+    monkeypatch.syspath_prepend(str(plugin.parent))
+    args = ["--task", "quality", "--preproc", "my_restorer_mod:restore", "--data", str(data), "--qf", "30",
+            "--out", str(tmp_path / "out")]
+    psnr = []
+    for shift in (0, 40):   # the second version of the plug-in brightens its output
+        plugin.write_text("import numpy as np\nscale = 4\n"
+                          "def restore(image):\n"
+                          f"    return np.clip(image.repeat(4, 0).repeat(4, 1).astype(int) + {shift}, 0, 255)"
+                          ".astype(np.uint8)\nrestore.scale = 4\n")
+        sys.modules.pop("my_restorer_mod", None)
+        run_all.main(args)
+        psnr.append(pd.read_csv(tmp_path / "out" / "quality" / "table1.csv").psnr.iloc[0])
+    assert psnr[0] != psnr[1]
+    assert len(list((tmp_path / "out" / "quality" / "records").glob("*my_restorer_mod*"))) == 2
+
+
+def test_failed_items_are_retried_and_force_recomputes(tmp_path, monkeypatch):
+    from harness.errors import HarnessError
+
+    data = _write_images(tmp_path / "set", n=2)
+    calls, broken = [], {"on": True}
+
+    def sometimes(image):
+        calls.append(1)
+        if broken["on"] and len(calls) == 1:
+            raise HarnessError("temporary failure")
+        return image.repeat(4, axis=0).repeat(4, axis=1)
+
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register("sometimes", sometimes, scale=4)
+    args = ["--task", "quality", "--preproc", "sometimes", "--data", str(data), "--qf", "50",
+            "--out", str(tmp_path / "out")]
+    run_all.main(args)
+    assert len(calls) == 2 and pd.read_csv(tmp_path / "out" / "quality" / "table1.csv").n_failed.iloc[0] == 1
+    broken["on"] = False
+    run_all.main(args)                    # only the failed image is tried again
+    assert len(calls) == 3
+    table = pd.read_csv(tmp_path / "out" / "quality" / "table1.csv")
+    assert table.n_failed.iloc[0] == 0 and table.n_images.iloc[0] == 2
+    run_all.main(args + ["--force"])      # everything again
+    assert len(calls) == 5
