@@ -74,7 +74,14 @@ class FunctionPreprocessor(Preprocessor):
         self.fn, self.name, self.scale = fn, name, scale
 
     def __call__(self, image):
-        return self.fn(image)
+        try:
+            return self.fn(image)
+        except HarnessError:
+            raise
+        except Exception as exc:  # the user's code: an item failure that names the restorer, on one line
+            text = " ".join(str(exc).split())
+            raise HarnessError(f"restorer {self.name!r} failed on a {image.shape[0]}x{image.shape[1]} image "
+                               f"({type(exc).__name__}{': ' + text if text else ''})") from None
 
 
 class Bicubic(Preprocessor):

@@ -47,6 +47,18 @@ def test_register_function_and_bad_output_is_named(monkeypatch):
         build("wrong_dtype")(img)
 
 
+def test_a_registered_function_that_raises_is_an_item_failure(monkeypatch):
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+
+    def broken(image):
+        raise ZeroDivisionError("division by zero\n  in my code")
+
+    register("broken", broken, scale=4)
+    with pytest.raises(HarnessError, match=r"restorer 'broken' failed on a 8x12 image "
+                                           r"\(ZeroDivisionError: division by zero in my code\)"):
+        build("broken")(_img())
+
+
 def test_register_preprocessor_instance_and_batch(monkeypatch):
     monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
 
