@@ -190,13 +190,13 @@ def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, 
         return
     diffs = pd.read_csv(diffs_csv)
     detector = (config.get("detector") or {}).get("name", "?")
-    for condition, group in diffs.groupby("condition", sort=False):
+    for (condition, baseline), group in diffs.groupby(["condition", "baseline"], sort=False):
         if glance and str(condition).startswith("LR+"):
-            sec.glance.append(f"Faces ({detector}): {condition} vs {group['baseline'].iloc[0]}, AP " + ", ".join(
+            sec.glance.append(f"Faces ({detector}): {condition} vs {baseline}, AP " + ", ".join(
                 f"{r['setting']} {fmt(_num(r['difference']), 3, True)} [{fmt(_num(r['ci_low']), 3, True)}, "
                 f"{fmt(_num(r['ci_high']), 3, True)}]" for r in group.to_dict("records")) + " (95% interval).")
     first = diffs.iloc[0] if len(diffs) else {}
-    sec.tables.append(Table(f"ap_differences{stem}", f"AP differences vs LR ({detector}), paired bootstrap 95% "
+    sec.tables.append(Table(f"ap_differences{stem}", f"AP differences vs LR and vs LR+bicubic ({detector}), paired bootstrap 95% "
                                                      "intervals", differences(diffs),
                             [f"Paired bootstrap over images ({first.get('resamples', '?')} resamples, seed "
                              f"{first.get('seed', '?')}); an interval that excludes 0 means the change is "
