@@ -164,7 +164,7 @@ def _recognize(recognizer: Recognizer, images: list[np.ndarray]) -> tuple[list, 
 
 
 def process_chunk(ctx: RunContext, cond: Condition, chunk: list[WordItem], stores: dict[str, RecordStore],
-                  done: dict[str, set]) -> None:
+                  done: dict[str, set], total: int = 1) -> None:
     """Load (and degrade) a chunk of words once, then restore and recognise them for every pending method."""
     inputs, errors, times = {}, {}, {}
     for item in chunk:
@@ -192,8 +192,11 @@ def process_chunk(ctx: RunContext, cond: Condition, chunk: list[WordItem], store
             try:
                 out, restore_s[item.id] = _restore(pre, inputs[item.id], spec, caches[item.id])
             except ITEM_ERRORS as exc:
-                errors.setdefault(f"{spec}:{item.id}", f"preprocessor {spec!r} failed: {exc}".splitlines()[0])
+                message = f"preprocessor {spec!r} failed: {exc}".splitlines()[0]
+                errors.setdefault(f"{spec}:{item.id}", message)
+                ctx.restored(spec, message, total)
                 continue
+            ctx.restored(spec, None, total)
             ready.append(item)
             outputs.append(out)
         texts, confs, rec_errors, seconds = _recognize(cond.recognizer, outputs) if outputs else ([], [], [], 0.0)
@@ -234,7 +237,7 @@ def run(ctx: RunContext) -> list[Path]:
         with progress_bar(len(todo), f"icdar13 {cond.tag}", "words") as bar:
             for start in range(0, len(todo), size):
                 chunk = todo[start:start + size]
-                process_chunk(ctx, cond, chunk, stores, done)
+                process_chunk(ctx, cond, chunk, stores, done, len(items))
                 bar.update(len(chunk))
     if not ctx.finish_shard():
         return []

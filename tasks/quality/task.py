@@ -64,7 +64,7 @@ def save_example(folder: Path, name: str, image: np.ndarray, hr_shape: tuple) ->
 
 
 def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
-                examples_dir: Path | None = None) -> None:
+                examples_dir: Path | None = None, total: int = 1) -> None:
     """Degrade one HR image at every QF, restore with every pending preprocessor, append records
     (and, with `examples_dir`, save centre crops of HR, LR-JPEG and every output for the report)."""
     image_id = hr_path.name
@@ -79,6 +79,7 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
             store.append({"id": image_id, "error": str(exc)})
         return
     t_load = time.perf_counter() - t0
+    attempts = []   # (spec, error or None) of every restorer call, for the broken-restorer check
     for qf in qfs:
         specs = [spec for (q, spec) in pending if q == qf]
         if not specs:
@@ -99,7 +100,13 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
                       "time_load": t_load, "time_degrade": t_degrade}
             try:
                 t0 = time.perf_counter()
-                out = ctx.preprocessor(spec)(lr)
+                try:
+                    out = ctx.preprocessor(spec)(lr)
+                except HarnessError as exc:
+                    pending[(qf, spec)].append({"id": image_id, "qf": qf, "preproc": spec, "error": str(exc)})
+                    attempts.append((spec, str(exc)))
+                    continue
+                attempts.append((spec, None))
                 record["time_restore"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 record["psnr"] = psnr_y(out, hr, ctx.args.crop_border)
@@ -110,6 +117,8 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
             except HarnessError as exc:
                 record = {"id": image_id, "qf": qf, "preproc": spec, "error": str(exc)}
             pending[(qf, spec)].append(record)
+    for spec, error in attempts:
+        ctx.restored(spec, error, total)
 
 
 def run(ctx: RunContext) -> list[Path]:
@@ -129,7 +138,7 @@ def run(ctx: RunContext) -> list[Path]:
         examples = {p.name for p in files[: max(0, getattr(ctx.args, "examples", 0))]}
         for path in progress(ctx.shard(files), f"quality {image_set.name}", "images"):
             examples_dir = ctx.task_dir("quality") / "examples" / image_set.name / path.name
-            score_image(path, qfs, stores, ctx, examples_dir if path.name in examples else None)
+            score_image(path, qfs, stores, ctx, examples_dir if path.name in examples else None, len(files))
     if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes
         return []
     return write_tables(ctx, sets, qfs, all_stores)

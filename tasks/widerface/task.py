@@ -97,7 +97,7 @@ def _record(image: WiderImage, dets: Detections, shape, times: dict) -> dict:
 
 
 def process_image(image: WiderImage, conditions: list[Condition], stores: dict, detector: Detector,
-                  ctx: RunContext) -> None:
+                  ctx: RunContext, total: int = 1) -> None:
     """Run every pending condition on one image and append one record per condition."""
     pending = [c for c in conditions if not stores[c.name].has(image.name)]
     if not pending:
@@ -111,6 +111,7 @@ def process_image(image: WiderImage, conditions: list[Condition], stores: dict, 
         return
     t_load = time.perf_counter() - t0
     lr, t_degrade = None, 0.0
+    attempts = []   # (spec, error or None) of every restorer call, for the broken-restorer check
     for condition in pending:
         times = {"time_load": t_load}
         try:
@@ -132,7 +133,13 @@ def process_image(image: WiderImage, conditions: list[Condition], stores: dict, 
                 stores[condition.name].append(_record(image, dets, lr.shape, times))
                 continue
             t0 = time.perf_counter()
-            restored = ctx.preprocessor(condition.spec)(lr)
+            try:
+                restored = ctx.preprocessor(condition.spec)(lr)
+            except HarnessError as exc:
+                stores[condition.name].append({"id": image.name, "error": str(exc)})
+                attempts.append((condition.spec, str(exc)))
+                continue
+            attempts.append((condition.spec, None))
             times["time_restore"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             dets = detector.detect(restored)
@@ -140,6 +147,8 @@ def process_image(image: WiderImage, conditions: list[Condition], stores: dict, 
             stores[condition.name].append(_record(image, dets, restored.shape, times))
         except HarnessError as exc:
             stores[condition.name].append({"id": image.name, "error": str(exc)})
+    for spec, error in attempts:
+        ctx.restored(spec, error, total)
 
 
 def run_order(images: list[WiderImage]) -> list[WiderImage]:
@@ -164,7 +173,7 @@ def run(ctx: RunContext) -> list[Path]:
     images = run_order(dataset.images)
     images = images[: ctx.limit] if ctx.limit else images
     for image in progress(ctx.shard(images), f"widerface {detector.name}", "images"):
-        process_image(image, conditions, stores, detector, ctx)
+        process_image(image, conditions, stores, detector, ctx, len(images))
     if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes
         return []
     return write_outputs(ctx, dataset, images, conditions, stores, detector)

@@ -176,3 +176,14 @@ def test_table_name_has_no_dot_and_keeps_long_tags():
     tag = "svt_test_rapidocr_" + "width=compact_contrast_ths=0.1_" * 2
     assert text_task.table_name(tag) == ("svt_test_rapidocr_" + "width_compact_contrast_ths_0_1_" * 2)[:120]
     assert "." not in text_task.table_name("set_fake-contrast_ths=0.1")
+
+
+def test_a_restorer_broken_on_every_word_stops_the_run(tmp_path, fake_recognizer, monkeypatch):
+    from harness import registry
+
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register("as_float", lambda image: image.astype(np.float32), scale=1)   # wrong dtype every time
+    data = _folder(tmp_path / "set", [(f"w{i}.png", "good", 200, (12, 30)) for i in range(3)])
+    with pytest.raises(HarnessError, match=r"restorer 'as_float' failed on each of its first 3 item\(s\)"):
+        run_all.main(["--task", "icdar13", "--preproc", "none", "as_float", "--data", str(data),
+                      "--out", str(tmp_path / "out")])

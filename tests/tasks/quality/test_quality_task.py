@@ -172,3 +172,15 @@ def test_failed_items_are_retried_and_force_recomputes(tmp_path, monkeypatch):
     assert table.n_failed.iloc[0] == 0 and table.n_images.iloc[0] == 2
     run_all.main(args + ["--force"])      # everything again
     assert len(calls) == 5
+
+
+def test_a_restorer_broken_on_every_image_stops_the_run(tmp_path, monkeypatch):
+    from harness.errors import HarnessError
+
+    data = _write_images(tmp_path / "set", n=5)
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register("wrong_size", lambda image: image, scale=4)      # declares x4, returns x1
+    with pytest.raises(HarnessError, match=r"restorer 'wrong_size' failed on each of its first 5 item\(s\); "
+                                           r"stopping \(last error: preprocessor 'wrong_size' returned size"):
+        run_all.main(["--task", "quality", "--preproc", "bicubic", "wrong_size", "--data", str(data),
+                      "--qf", "30", "--out", str(tmp_path / "out")])
