@@ -42,6 +42,10 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="keep restored images in DIR, keyed by input content and restorer (weights "
                              "included), so a later run with another detector or recogniser skips the "
                              "restorer")
+    parser.add_argument("--degrade", nargs="+", default=None, metavar="xS[,qQ]",
+                        help="degradations of the inputs: MATLAB bicubic x1/S, then JPEG at quality Q, e.g. "
+                             "x4,q10 x4,q20 (quality: the QFs, same as --qf; widerface: one LR setting, same "
+                             "as --lr-qf; icdar13: the word crops, one table each)")
     parser.add_argument("--force", action="store_true",
                         help="recompute every item even if it is recorded (default: a re-run skips finished "
                              "items and retries failed ones)")

@@ -74,3 +74,10 @@ def parse_degradation(text: str) -> Degradation:
     if scale < 1 or (quality is not None and not 1 <= quality <= 100):
         raise HarnessError(f"bad degradation {text!r}: scale >= 1 and quality in 1..100")
     return Degradation(scale, quality)
+
+
+def parse_degradations(texts: list[str] | None) -> list[Degradation] | None:
+    """Return the Degradations of a `--degrade` list (duplicates dropped, order kept), or None."""
+    if not texts:
+        return None
+    return list(dict.fromkeys(parse_degradation(t) for t in texts))

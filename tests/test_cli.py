@@ -42,3 +42,27 @@ def test_self_ensemble_flag_reaches_the_restorer(tmp_path):
     assert result.returncode == 0, result.stderr
     provenance = json.loads((tmp_path / "quality" / "table1.provenance.json").read_text())
     assert provenance["config"]["preprocessors"]["cajnn"]["self_ensemble"] is True
+
+
+def test_degrade_is_one_option_for_all_tasks(tmp_path):
+    import pandas as pd
+
+    import run_all
+    from harness.errors import HarnessError
+
+    common = ["--preproc", "bicubic", "--limit", "1", "--threads", "1"]
+    run_all.main(["--task", "quality", "--qf", "30", *common, "--out", str(tmp_path / "a")])
+    run_all.main(["--task", "quality", "--degrade", "x4,q30", *common, "--out", str(tmp_path / "b")])
+    a, b = (pd.read_csv(tmp_path / d / "quality" / "table1.csv") for d in "ab")
+    assert a.qf.tolist() == b.qf.tolist() == [30] and a.psnr.tolist() == b.psnr.tolist()
+    with pytest.raises(HarnessError, match="--qf and --degrade both"):
+        run_all.main(["--task", "quality", "--qf", "30", "--degrade", "x4,q30", *common, "--out", str(tmp_path)])
+    with pytest.raises(HarnessError, match="--degrade x2_q30: the quality task degrades x4"):
+        run_all.main(["--task", "quality", "--degrade", "x2,q30", *common, "--out", str(tmp_path)])
+    run_all.main(["--task", "widerface", "--degrade", "x4,q40", "--detector", "haar", *common,
+                  "--out", str(tmp_path / "c")])
+    configs = [json.loads(p.read_text())["config"] for p in (tmp_path / "c" / "widerface" / "records").glob("LR_*/config.json")]
+    assert [c["lr_qf"] for c in configs] == [40]
+    with pytest.raises(HarnessError, match="runs one LR setting"):
+        run_all.main(["--task", "widerface", "--degrade", "x4,q40", "x4,q20", "--detector", "haar", *common,
+                      "--out", str(tmp_path / "c")])

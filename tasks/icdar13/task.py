@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int
-from harness.degrade import Degradation, degrade, parse_degradation
+from harness.degrade import Degradation, degrade, parse_degradations
 from harness.errors import HarnessError
 from harness.progress import progress_bar
 from harness.provenance import provenance
@@ -50,10 +50,6 @@ def add_arguments(parser) -> None:
                             "IC13_857 (also >= 3 characters); default all, as the paper")
     group.add_argument("--text-batch-size", type=positive_int, default=32,
                        help="words per recogniser batch (default 32)")
-    if "--degrade" not in parser._option_string_actions:  # another task may define the same option
-        parser.add_argument("--degrade", default=None, metavar="xS,qQ",
-                            help="degrade inputs first: MATLAB bicubic x1/S then JPEG at quality Q, e.g. x4,q20 "
-                                 "(icdar13: the crops become LR-JPEG before the preprocessor)")
 
 
 def parse_recognizer_options(items: list[str]) -> dict:
@@ -222,11 +218,11 @@ def process_chunk(ctx: RunContext, cond: Condition, chunk: list[WordItem], store
 
 def run(ctx: RunContext) -> list[Path]:
     """Score every (set, preprocessor) and write per-word records and the Table II layout."""
-    degradation = parse_degradation(ctx.args.degrade) if getattr(ctx.args, "degrade", None) else None
+    degradations = parse_degradations(getattr(ctx.args, "degrade", None)) or [None]
     sets = word_sets(ctx)
     recognizer = make_recognizer(ctx)
     conditions = []
-    for word_set in sets:
+    for word_set, degradation in [(w, d) for w in sets for d in degradations]:
         cond = Condition(word_set, recognizer, degradation, parse_recognizer_options(ctx.args.recognizer_option))
         conditions.append(cond)
         items = word_set.items[: ctx.limit] if ctx.limit else word_set.items

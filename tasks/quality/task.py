@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, quality_factor
-from harness.degrade import degrade
+from harness.degrade import degrade, parse_degradations
 from harness.errors import HarnessError
 from harness.image import load_image, save_image
 from harness.metrics import psnr_y, ssim_y
@@ -22,17 +22,33 @@ from tasks.quality.datasets import ImageSet, embedded_set, folder_sets
 RECIPE = "modcrop4 + MATLAB bicubic x1/4 (mirror, uint8 per pass) + JPEG 4:2:0 (libjpeg); Y-PSNR/SSIM"
 SCALE = 4
 DEFAULT_PREPROC = ["bicubic", "cajnn"]
+DEFAULT_QF = [10, 20, 40]
 
 
 def add_arguments(parser) -> None:
     group = parser.add_argument_group("quality task")
-    group.add_argument("--qf", type=quality_factor, nargs="+", default=[10, 20, 40],
-                       help="JPEG quality factors of the LR input (default: 10 20 40)")
+    group.add_argument("--qf", type=quality_factor, nargs="+", default=None,
+                       help="JPEG quality factors of the LR input (default: 10 20 40; the same as "
+                            "--degrade x4,q10 x4,q20 x4,q40)")
     group.add_argument("--crop-border", type=int, default=0,
                        help="pixels cropped from each border before PSNR/SSIM (default 0, as the paper)")
     group.add_argument("--examples", type=int, default=1, metavar="N",
                        help="save centre crops (HR, LR-JPEG, every output) of the first N images of each "
                             "set under OUT/quality/examples for the report's image grid (default 1; 0: none)")
+
+
+def quality_factors(ctx: RunContext) -> list[int]:
+    """Return the QFs of the run: from --qf, or from --degrade (each x4 with a JPEG quality)."""
+    degradations = parse_degradations(getattr(ctx.args, "degrade", None))
+    if degradations is None:
+        return list(dict.fromkeys(ctx.args.qf or DEFAULT_QF))
+    if ctx.args.qf:
+        raise HarnessError("--qf and --degrade both give the quality task's degradations; give one")
+    for d in degradations:
+        if d.scale != SCALE or d.quality is None:
+            raise HarnessError(f"--degrade {d.tag}: the quality task degrades x{SCALE} with a JPEG quality "
+                               f"(e.g. x{SCALE},q20)")
+    return [d.quality for d in degradations]
 
 
 def image_sets(ctx: RunContext) -> list[ImageSet]:
@@ -123,7 +139,7 @@ def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
 
 def run(ctx: RunContext) -> list[Path]:
     """Score every (set, QF, preprocessor) and write the per-image records and the Table I layout."""
-    qfs = list(dict.fromkeys(ctx.args.qf))
+    qfs = quality_factors(ctx)
     sets = image_sets(ctx)
     for spec in ctx.preproc_specs:
         pre = ctx.preprocessor(spec)

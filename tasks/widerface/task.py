@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
-from harness.degrade import degrade
+from harness.degrade import degrade, parse_degradations
 from harness.errors import HarnessError
 from harness.image import load_image
 from harness.progress import progress
@@ -51,7 +51,22 @@ def add_arguments(parser) -> None:
     group.add_argument("--min-face-size", type=positive_int, default=12,
                        help="MTCNN / Haar minimum face size in pixels (default 12; below 12 is slow)")
     group.add_argument("--lr-qf", type=quality_factor, default=None, metavar="QF",
-                       help="JPEG quality of the LR input (default: none, as the paper's LR row)")
+                       help="JPEG quality of the LR input (default: none, as the paper's LR row; the same as "
+                            "--degrade x4,qQF)")
+
+
+def lr_qf(ctx: RunContext) -> int | None:
+    """Return the JPEG quality of the LR condition (None: no JPEG), from --lr-qf or a single --degrade x4[,qQ]."""
+    degradations = parse_degradations(getattr(ctx.args, "degrade", None))
+    if degradations is None:
+        return ctx.args.lr_qf
+    if ctx.args.lr_qf is not None:
+        raise HarnessError("--lr-qf and --degrade both give the LR setting of the widerface task; give one")
+    if len(degradations) != 1 or degradations[0].scale != SCALE:
+        raise HarnessError(f"--degrade {' '.join(d.tag for d in degradations)}: the widerface task runs one LR "
+                           f"setting, x{SCALE} with or without JPEG (e.g. --degrade x{SCALE},q20); run it once "
+                           "per setting")
+    return degradations[0].quality
 
 
 def _detector(ctx: RunContext) -> Detector:
@@ -80,12 +95,12 @@ def _store(ctx: RunContext, dataset: WiderDataset, condition: Condition, detecto
     config = {"task": "widerface", "data": str(dataset.root.resolve()), "embedded": dataset.embedded,
               "condition": condition.name, "detector": detector.describe()}
     if condition.kind != "gt":
-        config.update({"scale": SCALE, "lr_qf": ctx.args.lr_qf, "lr_recipe": LR_RECIPE})
+        config.update({"scale": SCALE, "lr_qf": lr_qf(ctx), "lr_recipe": LR_RECIPE})
     if condition.kind == "lr":
         config["lr_mapping"] = LR_MAPPING
     if condition.kind == "restored":
         config["preprocessor"] = ctx.preprocessor(condition.spec).describe()
-    tag = lr_tag(ctx.args.lr_qf) if condition.kind != "gt" else "orig"
+    tag = lr_tag(lr_qf(ctx)) if condition.kind != "gt" else "orig"
     folder = (ctx.task_dir("widerface") / "records" /
               f"{condition.slug}_{tag}_{detector.name}_{config_key(config)}")
     return ctx.store(folder, config)
@@ -123,7 +138,7 @@ def process_image(image: WiderImage, conditions: list[Condition], stores: dict, 
                 continue
             if lr is None:
                 t0 = time.perf_counter()
-                _, lr = degrade(original, SCALE, ctx.args.lr_qf)
+                _, lr = degrade(original, SCALE, lr_qf(ctx))
                 t_degrade = time.perf_counter() - t0
             times["time_degrade"] = t_degrade
             if condition.kind == "lr":
@@ -214,7 +229,7 @@ def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImag
     gt = dataset.ground_truth.subset(evaluated)
     results, per_image = {}, []
     for c in conditions:
-        folder = out / "submissions" / f"{c.slug}_{lr_tag(ctx.args.lr_qf) if c.kind != 'gt' else 'orig'}_{detector.name}"
+        folder = out / "submissions" / f"{c.slug}_{lr_tag(lr_qf(ctx)) if c.kind != 'gt' else 'orig'}_{detector.name}"
         ok = [records[c.name][n] for n in evaluated]
         write_submission(folder, ok)
         sub = ev.read_submission(folder, gt, missing_ok=False)
@@ -239,7 +254,7 @@ def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImag
     config = {"task": "widerface", "data": str(dataset.root), "embedded": dataset.embedded,
               "detector": detector.describe(), "conditions": [c.name for c in conditions],
               "preprocessors": {c.spec: ctx.preprocessor(c.spec).describe() for c in conditions if c.spec},
-              "lr_qf": ctx.args.lr_qf, "lr_recipe": LR_RECIPE, "lr_mapping": LR_MAPPING, "limit": ctx.limit,
+              "lr_qf": lr_qf(ctx), "lr_recipe": LR_RECIPE, "lr_mapping": LR_MAPPING, "limit": ctx.limit,
               "images_evaluated": len(evaluated), "ground_truth": gt.source}
     prov = provenance(config)
     notes = [f"Data: {dataset.label}; {len(evaluated)} images evaluated of {len(images)} run "
@@ -249,7 +264,7 @@ def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImag
              "not comparable to full-val numbers.",
              f"Ours = {detector.name} ({_short(detector.describe())}) on these images; paper = Tiny Faces "
              "(tiny-faces-pytorch) on the full val set (3226 images), Table III.",
-             f"LR = {LR_RECIPE}" + (f", JPEG QF {ctx.args.lr_qf}" if ctx.args.lr_qf else ", no JPEG")
+             f"LR = {LR_RECIPE}" + (f", JPEG QF {lr_qf(ctx)}" if lr_qf(ctx) else ", no JPEG")
              + f"; detections mapped back with {LR_MAPPING}. LR+<restorer> = the restorer's x4 output.",
              "Official protocol (MATLAB wider_eval): per-image stable sort, min-max score normalisation per "
              "submission, IoU >= 0.5 with the +1 convention, 1000 thresholds, VOC AP."]

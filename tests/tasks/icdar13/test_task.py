@@ -187,3 +187,11 @@ def test_a_restorer_broken_on_every_word_stops_the_run(tmp_path, fake_recognizer
     with pytest.raises(HarnessError, match=r"restorer 'as_float' failed on each of its first 3 item\(s\)"):
         run_all.main(["--task", "icdar13", "--preproc", "none", "as_float", "--data", str(data),
                       "--out", str(tmp_path / "out")])
+
+
+def test_several_degradations_give_one_table_each(tmp_path, fake_recognizer):
+    data = _folder(tmp_path / "set", [("a.png", "good", 200, (32, 64)), ("b.png", "good", 200, (32, 64))])
+    run_all.main(["--task", "icdar13", "--preproc", "none", "--data", str(data), "--out", str(tmp_path / "out"),
+                  "--degrade", "x2,q30", "x4,q20"])
+    names = sorted(p.name for p in (tmp_path / "out" / "icdar13").glob("table2_*.csv"))
+    assert names == ["table2_set_fake_x2_q30.csv", "table2_set_fake_x4_q20.csv"]
