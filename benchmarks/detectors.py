@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -29,18 +28,10 @@ from tasks.widerface.dataset import load_dataset  # noqa: E402
 from tasks.widerface.detectors import DetectorOptions, build_detector  # noqa: E402
 from tasks.widerface.task import run_order  # noqa: E402
 
+from benchmarks.background import paused_training  # noqa: E402
+
 TARGET_RATIO = 5.0
 DETECTORS = ("centerface", "mtcnn")
-
-
-def training_pid() -> int | None:
-    path = Path("/work/cajnn_train/pid")
-    try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
 
 
 def run(args) -> None:
@@ -84,17 +75,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-pause", action="store_true", help="do not pause the training job")
     args = parser.parse_args()
-    pid = None if args.no_pause else training_pid()
-    if pid:
-        os.kill(pid, signal.SIGSTOP)
-        print(f"paused training job {pid}")
-    try:
+    with paused_training(not args.no_pause):
         run(args)
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGCONT)
-            print(f"resumed training job {pid}")
-
 
 if __name__ == "__main__":
     main()

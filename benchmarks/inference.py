@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,7 +30,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-TRAIN_PID = Path("/work/cajnn_train/pid")
+from benchmarks.background import paused_training  # noqa: E402
+
 SET5 = ROOT.parent / "shared" / "data" / "sr" / "Set5"
 
 
@@ -138,16 +138,6 @@ print(f"{what}; output {out.shape}; tile {pre.tile_for(768, 1024)} overlap {pre.
 """
 
 
-def training_pid() -> int | None:
-    """Return the pid of the background CAJNN training job if it is running."""
-    try:
-        pid = int(TRAIN_PID.read_text().split()[0])
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if "preproc.train" in cmdline else None
-
-
 def run(args) -> None:
     from preproc.cajnn import CAJNN, DEFAULT_WEIGHTS, load_cajnn, num_parameters
 
@@ -197,17 +187,8 @@ def main() -> None:
     parser.add_argument("--no-pause", action="store_true", help="do not pause the training job")
     parser.add_argument("--skip-rss", action="store_true")
     args = parser.parse_args()
-    pid = None if args.no_pause else training_pid()
-    if pid:
-        os.kill(pid, signal.SIGSTOP)
-        print(f"paused training job {pid}")
-    try:
+    with paused_training(not args.no_pause):
         run(args)
-    finally:
-        if pid:
-            os.kill(pid, signal.SIGCONT)
-            print(f"resumed training job {pid}")
-
 
 if __name__ == "__main__":
     main()

@@ -14,10 +14,8 @@ resumed (SIGCONT) afterwards; each pause is a few seconds.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
-import signal
 import statistics
 import sys
 import time
@@ -32,26 +30,7 @@ sys.path.insert(0, str(ROOT))
 from harness.resize import imresize  # noqa: E402
 from tests.harness import resize_oracle  # noqa: E402
 
-BACKGROUND_PID = Path("/work/cajnn_train/pid")
-
-
-@contextlib.contextmanager
-def background_paused():
-    """Pause the background training job (if its pid file names a live process) and always resume it."""
-    pid = None
-    if BACKGROUND_PID.exists():
-        try:
-            pid = int(BACKGROUND_PID.read_text().split()[0])
-            os.kill(pid, signal.SIGSTOP)
-        except (ValueError, IndexError, ProcessLookupError, PermissionError):
-            pid = None
-    try:
-        yield pid
-    finally:
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-
+from benchmarks.background import paused_training  # noqa: E402
 
 def interleaved_medians(fns: dict, repeats: int, every: dict | None = None) -> dict:
     """Return {name: median seconds}, timing the functions in turn in each round, so that load from
@@ -121,7 +100,7 @@ def main(argv=None) -> int:
 
     fns = {"ours": ours, "pillow": pillow, "down": ours_down, "up": ours_up, "plain": plain, "oracle": oracle}
     slow_every = max(1, args.repeats // args.oracle_repeats)
-    with background_paused() as paused:
+    with paused_training() as paused:
         t = interleaved_medians(fns, args.repeats, every={"plain": slow_every, "oracle": slow_every})
     t_ours, t_pil, t_plain, t_down, t_up = (t[k] for k in ("ours", "pillow", "plain", "down", "up"))
 
