@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import HarnessError
 from tasks.widerface import evaluation as ev
-from tasks.widerface import evaluation_reference as ref
+from tests.tasks.widerface import evaluation_reference as ref
 
 # REFERENCE.md 5.9: the official Python port on the synthetic submission (seed 1, no missing files).
 SYNTH_GOLDEN = {"easy": 0.6529755195610036, "medium": 0.6569376574995581, "hard": 0.5435119226182992}
