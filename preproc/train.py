@@ -27,7 +27,11 @@ degrade patches as fast as the GPU trains), and the same after a resume.
 The output folder holds `last.pth` (model, optimizer, iteration: an interrupted run resumes exactly),
 `best.pth` (weights with the best validation PSNR, in the shippable format
 `{"params", "config", "iterations", ...}`) and `log.jsonl` (the curve). Without `last.pth`, `--init`
-(or the config's `init`) starts from existing weights. `--max-minutes M` ends a run cleanly after M
+(or the config's `init`) starts from existing weights, or from a pretrained model by name:
+`realesrgan-x4plus` loads Real-ESRGAN x4plus into an RRDBNet as it is, or maps it into CAJNN
+(`preproc.transfer.cajnn_from_rrdbnet`; the mapped, unmapped and new tensors go to the log). With
+`init_fit: N` the CAJNN glue (conv_up1, conv_last) is then refitted by least squares on N training batches
+(`preproc.transfer.fit_cajnn_glue`). A config's `val_at` lists extra validation iterations (0: the starting weights). `--max-minutes M` ends a run cleanly after M
 minutes (for a lease on a borrowed GPU); SIGTERM or Ctrl-C does the same at once. Under torchrun
 (WORLD_SIZE > 1) the model is wrapped in DistributedDataParallel; each rank draws `batch / world_size`
 patches with its own seed, and rank 0 validates, logs and checkpoints.
@@ -55,6 +59,7 @@ from harness.errors import HarnessError
 from harness.image import ImageLoadError, list_images, load_image
 from harness.metrics import psnr_y
 from harness.resize import imresize
+from preproc.transfer import PRETRAINED
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -92,9 +97,11 @@ class TrainConfig:
     betas: list = field(default_factory=lambda: [0.9, 0.99])
     log_every: int = 50
     val_every: int = 1000
+    val_at: list = field(default_factory=list)  # extra validation iterations; 0: before the first step
     checkpoint_every: int = 200
     seed: int = 0
-    init: str | None = None
+    init_fit: int = 0  # with a pretrained `init` for CAJNN: batches for the least-squares glue fit
+    init: str | None = None  # weights file, or a pretrained model name in preproc.transfer.PRETRAINED
     channels_last: bool = True  # measured 1.5x faster for CAJNN training on this CPU
 
     @classmethod
@@ -381,6 +388,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
     iteration, best, elapsed = 0, -float("inf"), 0.0
     torch_rng = None
+    init_report = None
     last = out_dir / "last.pth"
     if last.exists():
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
@@ -389,6 +397,14 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         iteration, best, elapsed = ckpt["iteration"], ckpt["best"], ckpt.get("elapsed_s", 0.0)
         torch_rng = ckpt["rng"]["torch"]
         source = f"resumed {last} at iteration {iteration}"
+    elif (init or config.init) in PRETRAINED:
+        from preproc.transfer import init_from_pretrained, summarise_keys
+        init_report = init_from_pretrained(model, init or config.init)
+        model.train()
+        source = (f"initialised from {init_report['init']} ({PRETRAINED[init_report['init']]}): "
+                  f"{len(init_report['mapped'])} tensors mapped ({', '.join(summarise_keys(init_report['mapped']))}); "
+                  f"unmapped pretrained tensors: {', '.join(summarise_keys(init_report['unmapped'])) or 'none'}; "
+                  f"newly initialised: {', '.join(summarise_keys(init_report['new'])) or 'none'}")
     elif (init or config.init) and _resolve_path(init or config.init).is_file():
         from preproc.checkpoints import load_weights, read_checkpoint
         path = _resolve_path(init or config.init)
@@ -415,6 +431,17 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     if torch_rng is not None and rank == 0:
         torch.set_rng_state(torch_rng)
     validator = Validator(val_images, config) if rank == 0 and val_images else None
+    if init_report is not None and config.init_fit:
+        from preproc.cajnn import CAJNN
+        from preproc.transfer import fit_glue_from_pretrained
+        if not isinstance(model, CAJNN):
+            raise HarnessError(f"init_fit refits CAJNN's glue; model {config.model['name']!r} is not CAJNN")
+        # Batches far beyond any run's range, so the fit never sees a batch the training will draw.
+        fit_batches = [sampler[10 ** 9 + i] for i in range(config.init_fit)]
+        init_report["fit"] = fit_glue_from_pretrained(model, init or config.init, fit_batches)
+        init_report["fit"]["batches"] = config.init_fit
+        _say(quiet, f"refitted conv_up1 and conv_last by least squares on {config.init_fit} batches: "
+                    + ", ".join(f"{k} {v:.4f}" for k, v in init_report["fit"].items() if k != "batches"))
 
     net = model
     if world > 1:
@@ -468,6 +495,12 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     t_last = time.time()
     log = open(log_path, "a") if rank == 0 else None
     try:
+        if log and init_report:
+            log.write(json.dumps({"iter": iteration, **init_report}) + "\n")
+            log.flush()
+        if validator and iteration in config.val_at and not last.exists():
+            validate()  # e.g. iteration 0: the starting point of a fine-tune (not again on a resume)
+            t_last = time.time()
         for inp, tgt in batch_loader(sampler, iteration, total, workers, dev.type == "cuda"):
             if stop["flag"]:
                 break
@@ -500,13 +533,13 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                 _say(quiet, f"it {iteration}/{total} loss {entry['loss']:.5f} lr {lr:.2e} "
                             f"{speed:.2f} it/s elapsed {elapsed / 60:.1f} min")
                 running, count, t_mark, it_mark = 0.0, 0, now, iteration
-            if validator and iteration % config.val_every == 0:
+            if validator and (iteration % config.val_every == 0 or iteration in config.val_at):
                 validate()
                 t_last = time.time()  # validation time is not training time
             if iteration % config.checkpoint_every == 0:
                 save_checkpoint()
         if rank == 0:
-            if validator and iteration % config.val_every:
+            if validator and iteration % config.val_every and iteration not in config.val_at:
                 validate()  # the final weights, when the last validation came earlier
             save_checkpoint()
             if not validator:

