@@ -405,7 +405,10 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                   f"{len(init_report['mapped'])} tensors mapped ({', '.join(summarise_keys(init_report['mapped']))}); "
                   f"unmapped pretrained tensors: {', '.join(summarise_keys(init_report['unmapped'])) or 'none'}; "
                   f"newly initialised: {', '.join(summarise_keys(init_report['new'])) or 'none'}")
-    elif (init or config.init) and _resolve_path(init or config.init).is_file():
+    elif (init or config.init) and not _resolve_path(init or config.init).is_file():
+        known = ", ".join(PRETRAINED)
+        raise HarnessError(f"initial weights {init or config.init!r}: no such file (or a pretrained name: {known})")
+    elif init or config.init:
         from preproc.checkpoints import load_weights, read_checkpoint
         path = _resolve_path(init or config.init)
         obj = read_checkpoint(path, "initial")

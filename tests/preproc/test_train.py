@@ -127,6 +127,12 @@ def test_init_from_weights_when_no_checkpoint(tmp_path):
     assert out["iteration"] == 3
 
 
+def test_a_missing_init_file_is_an_error_not_a_fresh_start(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    with pytest.raises(HarnessError, match="no-such.pth'.*no such file.*realesrgan-x4plus"):
+        train(cfg, tmp_path / "a", threads=1, iterations=1, init=str(tmp_path / "no-such.pth"), quiet=True)
+
+
 def test_export_writes_loadable_weights(tmp_path):
     from preproc.cajnn import load_cajnn
     from preproc.train import export_weights
