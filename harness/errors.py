@@ -7,3 +7,9 @@ class HarnessError(Exception):
 
 class ImageLoadError(HarnessError):
     """An image file that cannot be read or decoded."""
+
+
+def one_line(exc: BaseException) -> str:
+    """Return `Type: message` of an exception on one line (for errors raised by a user's code)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

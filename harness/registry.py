@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 from harness.image import check_image
 from harness.resize import imresize
 
@@ -79,9 +79,8 @@ class FunctionPreprocessor(Preprocessor):
         except HarnessError:
             raise
         except Exception as exc:  # the user's code: an item failure that names the restorer, on one line
-            text = " ".join(str(exc).split())
             raise HarnessError(f"restorer {self.name!r} failed on a {image.shape[0]}x{image.shape[1]} image "
-                               f"({type(exc).__name__}{': ' + text if text else ''})") from None
+                               f"({one_line(exc)})") from None
 
 
 class Bicubic(Preprocessor):

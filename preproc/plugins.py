@@ -23,15 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 from harness.registry import BuildOptions, Preprocessor
 
 SPANDREL_INSTALL = "pip install spandrel==0.4.2"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 # -- spandrel:PATH ---------------------------------------------------------------------------------
@@ -68,7 +63,7 @@ def spandrel_stage(path: str, options: BuildOptions) -> Preprocessor:
         raise HarnessError(f"plug-in {spec!r}: unsupported architecture (spandrel "
                            f"{spandrel.__version__} recognises no model in this checkpoint)") from None
     except Exception as exc:  # a third-party loader on a user's file: report any failure on one line
-        raise HarnessError(f"plug-in {spec!r}: cannot load ({_one_line(exc)})") from None
+        raise HarnessError(f"plug-in {spec!r}: cannot load ({one_line(exc)})") from None
     arch = descriptor.architecture.name
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise HarnessError(f"plug-in {spec!r}: {arch} is a {type(descriptor).__name__} (inpainting or "
@@ -104,7 +99,7 @@ class CallableRestorer(Preprocessor):
             raise
         except Exception as exc:  # the user's code: report which plug-in failed, on one line
             raise HarnessError(f"plug-in {self.name!r} failed on a {image.shape[0]}x{image.shape[1]} "
-                               f"image ({_one_line(exc)})") from None
+                               f"image ({one_line(exc)})") from None
         if not isinstance(out, np.ndarray):
             raise HarnessError(f"plug-in {self.name!r} returned {type(out).__name__}, not a numpy array "
                                f"(HxWx3 uint8)")
@@ -124,10 +119,10 @@ def _import(spec: str):
     except ModuleNotFoundError as exc:
         hint = " (is its folder on PYTHONPATH?)" if exc.name == module_name.split(".")[0] else ""
         raise HarnessError(f"plug-in {spec!r}: cannot import module {module_name!r}{hint} "
-                           f"({_one_line(exc)})") from None
+                           f"({one_line(exc)})") from None
     except Exception as exc:  # the user's module failed while importing: name it, on one line
         raise HarnessError(f"plug-in {spec!r}: importing module {module_name!r} failed "
-                           f"({_one_line(exc)})") from None
+                           f"({one_line(exc)})") from None
     try:
         return getattr(module, attr)
     except AttributeError:
@@ -171,7 +166,7 @@ def callable_stage(spec: str, options: BuildOptions) -> Preprocessor:
             raise
         except Exception as exc:  # the user's constructor
             raise HarnessError(f"plug-in {spec!r}: constructing {target.__name__} failed "
-                               f"({_one_line(exc)})") from None
+                               f"({one_line(exc)})") from None
         if getattr(stage, "name", None) in (None, Preprocessor.name):
             stage.name = spec
         return stage
@@ -184,7 +179,7 @@ def callable_stage(spec: str, options: BuildOptions) -> Preprocessor:
         except HarnessError:
             raise
         except Exception as exc:  # the user's factory
-            raise HarnessError(f"plug-in {spec!r}: the factory failed ({_one_line(exc)})") from None
+            raise HarnessError(f"plug-in {spec!r}: the factory failed ({one_line(exc)})") from None
         if not isinstance(stage, Preprocessor):
             raise HarnessError(f"plug-in {spec!r}: a factory taking 'options' must return a Preprocessor, "
                                f"got {type(stage).__name__}")
