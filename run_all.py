@@ -14,6 +14,8 @@ from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_
                          check_out_dir, close_distributed, init_distributed, positive_int)
 from harness.errors import HarnessError
 from harness.registry import BuildOptions, known_names
+from harness.runner import run_task
+from harness.task import Task
 from tasks import TASKS
 
 
@@ -52,10 +54,10 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="only build DIR/report/{index.html,report.md} from the results stored in DIR "
                              "(runs no task); every run also rebuilds the report of its --out at its end")
-    modules = {name: importlib.import_module(module) for name, module in TASKS.items()}
-    for module in modules.values():
-        module.add_arguments(parser)
-    return parser, modules
+    tasks = {name: importlib.import_module(module).TASK for name, module in TASKS.items()}
+    for task in tasks.values():
+        task.add_arguments(parser)
+    return parser, tasks
 
 
 NO_WEIGHTS = ("none", "bicubic", "down")   # registered stages that have no weights
@@ -79,7 +81,7 @@ def parse_weights(items: list[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, modules = build_parser()
+    parser, tasks = build_parser()
     args = parser.parse_args(argv)
     if args.report:
         return build_report(Path(args.report))
@@ -89,18 +91,18 @@ def main(argv: list[str] | None = None) -> int:
     # rank 0 merges the ranks' records and writes the tables (docs/scaling.md).
     rank, world_size = init_distributed(args.device)
     try:
-        return run_tasks(args, modules, rank, world_size)
+        return run_tasks(args, tasks, rank, world_size)
     finally:
         close_distributed()
 
 
-def run_tasks(args, modules: dict, rank: int = 0, world_size: int = 1) -> int:
-    error, tasks, options = None, [], None
+def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) -> int:
+    error, names, options = None, [], None
     try:
-        tasks = list(TASKS) if "all" in args.task else args.task
-        for task in tasks:
-            if task not in TASKS:
-                raise HarnessError(f"unknown task {task!r}; known: {', '.join(TASKS)}, all")
+        names = list(TASKS) if "all" in args.task else args.task
+        for name in names:
+            if name not in TASKS:
+                raise HarnessError(f"unknown task {name!r}; known: {', '.join(TASKS)}, all")
         check_data_paths(args.data)
         options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile,
                                self_ensemble=args.self_ensemble)
@@ -115,9 +117,9 @@ def run_tasks(args, modules: dict, rank: int = 0, world_size: int = 1) -> int:
             torch.set_num_threads(args.threads)
     except ImportError:
         pass
-    for task in tasks:
-        module = modules[task]
-        specs = args.preproc or list(getattr(module, "DEFAULT_PREPROC", ["none", "bicubic"]))
+    for name in names:
+        task = known[name]
+        specs = args.preproc or list(task.default_preproc)
         ctx = RunContext(args=args, out_dir=Path(args.out), preproc_specs=specs, build_options=options,
                          rank=rank, world_size=world_size)
         error = None
@@ -127,7 +129,7 @@ def run_tasks(args, modules: dict, rank: int = 0, world_size: int = 1) -> int:
         except HarnessError as exc:
             error = str(exc)
         agree_on_error(error, world_size)
-        module.run(ctx)  # every rank runs its shard; the task's ctx.finish_shard() lets rank 0 merge
+        run_task(ctx, task)  # every rank runs its shard; rank 0 merges the records and writes the tables
         _report_cache(ctx)
     if rank == 0:
         build_report(Path(args.out))

@@ -68,12 +68,9 @@ def key_value_options(items: list[str], flag: str) -> dict:
     return out
 
 
-FIRST_ITEMS = 8   # a restorer that fails on each of its first 8 items (or all, if fewer) stops the run
-
-
 @dataclass
 class RunContext:
-    """Everything a task's `run` needs: parsed arguments, where to write, and the preprocessors."""
+    """Everything a run of one task needs: parsed arguments, where to write, and the preprocessors."""
 
     args: argparse.Namespace
     out_dir: Path
@@ -82,7 +79,6 @@ class RunContext:
     rank: int = 0
     world_size: int = 1
     _built: dict = field(default_factory=dict)
-    _restore_calls: dict = field(default_factory=dict)   # spec -> [calls, failures] over its first items
 
     @property
     def data(self) -> list[Path] | None:
@@ -116,20 +112,6 @@ class RunContext:
         """Return the record-file suffix of this rank ("" in an unsharded run); sorts in rank order."""
         return f"rank{self.rank:05d}" if self.world_size > 1 else ""
 
-    def restored(self, spec: str, error: str | None, total: int) -> None:
-        """Count one call of restorer `spec` (failed with `error`, or not); raise HarnessError, ending the
-        run, when it failed on every one of its first min(FIRST_ITEMS, total) items: a restorer broken
-        for every input is a wrong plug-in or checkpoint, not bad data (finished records are kept)."""
-        calls = self._restore_calls.setdefault(spec, [0, 0])
-        window = max(1, min(FIRST_ITEMS, total))
-        if calls[0] >= window:
-            return
-        calls[0] += 1
-        calls[1] += error is not None
-        if calls[0] == window and calls[1] == window:
-            raise HarnessError(f"restorer {spec!r} failed on each of its first {window} item(s); stopping "
-                               f"(last error: {error})")
-
     def store(self, folder: Path, config: dict, meta: dict | None = None) -> RecordStore:
         """Return the record store of one configuration for this rank (`--force`: nothing counts as done)."""
         return RecordStore(folder, config, provenance(config), writer=self.writer, meta=meta,
@@ -138,7 +120,7 @@ class RunContext:
     def finish_shard(self) -> bool:
         """Wait until every rank has recorded its shard; return True on the rank that writes the tables.
 
-        Every rank must call it (a task does `if not ctx.finish_shard(): return []` after its loop).
+        Every rank must call it (harness/runner.py does, after its loop).
         """
         if self.world_size > 1:
             import torch.distributed as dist

@@ -110,7 +110,9 @@ class DownToInput(Preprocessor):
         return imresize(image, output_shape=tuple(shape))
 
 
-def _check_output(stage: Preprocessor, image: np.ndarray, out) -> np.ndarray:
+def check_output(stage: Preprocessor, image: np.ndarray, out) -> np.ndarray:
+    """Return `out` if it is a valid output of `stage` for `image` (HxWx3 uint8, `stage.scale` times the
+    size); raise HarnessError naming the stage otherwise."""
     try:
         check_image(out, what=f"output of {stage.name!r}")
     except HarnessError as exc:
@@ -139,7 +141,7 @@ class Pipeline(Preprocessor):
             if isinstance(stage, DownToInput):
                 out = stage.resize_to(out, image.shape[:2])
             else:
-                out = _check_output(stage, out, stage(out))
+                out = check_output(stage, out, stage(out))
         return out
 
     def process_batch(self, images):
@@ -151,7 +153,7 @@ class Pipeline(Preprocessor):
                 outs = [stage.resize_to(o, i.shape[:2]) for o, i in zip(outs, images)]
             else:
                 new = stage.process_batch(outs)
-                outs = [_check_output(stage, o, n) for o, n in zip(outs, new)]
+                outs = [check_output(stage, o, n) for o, n in zip(outs, new)]
         return outs
 
     def describe(self):

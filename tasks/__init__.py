@@ -1,4 +1,4 @@
-"""Tasks of the benchmark. Each task module has `add_arguments(parser)` and `run(ctx) -> list[Path]`."""
+"""Tasks of the benchmark. Each task module defines `TASK`, a `harness.task.Task` that harness/runner.py runs."""
 
 # The name table of tasks: name -> module. `run_all.py --task all` runs them in this order.
 TASKS: dict[str, str] = {

@@ -5,22 +5,20 @@ against the labels, and compare every method with `none` on the same words (fixe
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int
-from harness.degrade import Degradation, degrade, parse_degradations
+from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
-from harness.progress import progress_bar
 from harness.provenance import provenance
-from harness.registry import DownToInput, Pipeline, Preprocessor
-from harness.store import RecordStore, config_key, slug
+from harness.runner import ITEM_ERRORS, run_items
+from harness.store import slug
 from harness.tables import write_table
+from harness.task import Group, Method, Results, Sample, Task
 from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set
 from tasks.icdar13.recognizers import RECOGNIZERS, Recognizer, RecognizerOptions, build_recognizer
 from tasks.icdar13.scoring import Accuracy, is_correct, paired
@@ -30,9 +28,6 @@ from tasks.paper import paper_values
 DEFAULT_PREPROC = ["none"]
 BASELINE = "none"
 PROTOCOL = "case-insensitive, [0-9a-z] only, exact match (DTRB); unreadable or too-small crops count as wrong"
-# Errors a restorer or recogniser may raise on one odd crop (e.g. a few pixels high); the word is
-# recorded as a failure with the message and the run goes on.
-ITEM_ERRORS = (HarnessError, RuntimeError, ValueError, cv2.error)
 
 
 def add_arguments(parser) -> None:
@@ -100,158 +95,76 @@ class Condition:
                 + (f"_{self.degradation.tag}" if self.degradation else ""))
 
 
-def _store(ctx: RunContext, cond: Condition, spec: str) -> RecordStore:
-    config = {"task": "icdar13", "set": cond.word_set.name, "set_root": str(cond.word_set.root),
-              "format": cond.word_set.format, "variant": cond.word_set.variant,
-              "recognizer": _identity(cond.recognizer), "preprocessor": ctx.preprocessor(spec).describe(),
-              "degradation": cond.degradation.tag if cond.degradation else None, "protocol": PROTOCOL}
-    folder = ctx.task_dir("icdar13") / "records" / f"{slug(cond.tag, 120)}_{slug(spec)}_{config_key(config)}"
-    return ctx.store(folder, config, meta={"table": table_name(cond.tag)})
+class TextTask(Task):
+    """Table II: word crops (optionally degraded first) restored by each preprocessor, then recognised."""
 
+    name = "icdar13"
+    default_preproc = DEFAULT_PREPROC
+    unit = "words"
+    time_field = "time_recognize"
 
-def _restore(pre: Preprocessor, image: np.ndarray, spec: str, cache: dict) -> tuple[np.ndarray, float]:
-    """Return (output of `pre` on `image`, seconds), reusing outputs of shared leading stages.
+    def add_arguments(self, parser) -> None:
+        add_arguments(parser)
 
-    `cajnn` and `cajnn+down` in one run share the CAJNN pass: `cache` maps a stage prefix to
-    (output, seconds spent up to it); the time reported for a method includes its cached prefix.
-    """
-    stages = pre.stages if isinstance(pre, Pipeline) else [pre]
-    names = [s.strip() for s in spec.split("+")] if isinstance(pre, Pipeline) else [spec]
-    if len(names) != len(stages):
-        names = [f"stage{i}" for i in range(len(stages))]
-    out, elapsed, start = image, 0.0, 0
-    for i in range(len(stages), 0, -1):
-        key = "+".join(names[:i])
-        if key in cache:
-            out, elapsed = cache[key]
-            start = i
-            break
-    for i in range(start, len(stages)):
-        stage = stages[i]
-        t0 = time.perf_counter()
-        if isinstance(stage, DownToInput):
-            out = stage.resize_to(out, image.shape[:2])
-        else:
-            new = stage(out)
-            if not isinstance(new, np.ndarray) or new.dtype != np.uint8 or new.ndim != 3 or \
-                    new.shape[:2] != (out.shape[0] * stage.scale, out.shape[1] * stage.scale):
-                raise HarnessError(f"preprocessor {stage.name!r} returned a bad image for input {out.shape}")
-            out = new
-        elapsed += time.perf_counter() - t0
-        cache["+".join(names[:i + 1])] = (out, elapsed)
-    return out, elapsed
+    def batch_size(self, ctx: RunContext) -> int:
+        return ctx.args.text_batch_size
 
+    def groups(self, ctx: RunContext) -> list[Group]:
+        """One group per (word set, degradation): one Table II each."""
+        degradations = parse_degradations(getattr(ctx.args, "degrade", None)) or [None]
+        recognizer = make_recognizer(ctx)
+        options = parse_recognizer_options(ctx.args.recognizer_option)
+        methods = [Method(spec, spec) for spec in ctx.preproc_specs]
+        groups = []
+        for word_set in word_sets(ctx):
+            for degradation in degradations:
+                cond = Condition(word_set, recognizer, degradation, options)
+                groups.append(Group(cond.tag, word_set.items, degradation, methods, info={"condition": cond}))
+        return groups
 
-def _recognize(recognizer: Recognizer, images: list[np.ndarray]) -> tuple[list, list, list[str | None], float]:
-    """Return (texts, confidences, errors, seconds); a failing batch is retried word by word."""
-    t0 = time.perf_counter()
-    try:
-        texts, confs = recognizer.recognize(images)
-        return list(texts), list(confs), [None] * len(images), time.perf_counter() - t0
-    except ITEM_ERRORS:
-        texts, confs, errors = [], [], []
-        for image in images:
-            try:
-                t, c = recognizer.recognize([image])
-                texts.append(t[0]), confs.append(c[0]), errors.append(None)
-            except ITEM_ERRORS as exc:
-                texts.append(""), confs.append(0.0), errors.append(f"recogniser failed: {exc}".splitlines()[0])
-        return texts, confs, errors, time.perf_counter() - t0
+    def load(self, item: WordItem) -> np.ndarray:
+        return load_word(item)
 
+    def record_key(self, ctx: RunContext, group: Group, method: Method) -> tuple[str, dict, dict]:
+        cond = group.info["condition"]
+        config = {"task": "icdar13", "set": cond.word_set.name, "set_root": str(cond.word_set.root),
+                  "format": cond.word_set.format, "variant": cond.word_set.variant,
+                  "recognizer": _identity(cond.recognizer),
+                  "preprocessor": ctx.preprocessor(method.spec).describe(),
+                  "degradation": cond.degradation.tag if cond.degradation else None, "protocol": PROTOCOL}
+        return f"{slug(cond.tag, 120)}_{slug(method.spec)}", config, {"table": table_name(cond.tag)}
 
-def process_chunk(ctx: RunContext, cond: Condition, chunk: list[WordItem], stores: dict[str, RecordStore],
-                  done: dict[str, set], total: int = 1) -> None:
-    """Load (and degrade) a chunk of words once, then restore and recognise them for every pending method."""
-    inputs, errors, times = {}, {}, {}
-    for item in chunk:
-        t0 = time.perf_counter()
+    def score(self, ctx: RunContext, group: Group, method: Method, samples: list[Sample]) -> list[dict]:
         try:
-            image = load_word(item)
-            t_load = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            if cond.degradation:
-                _, image = degrade(image, cond.degradation.scale, cond.degradation.quality)
-            inputs[item.id] = image
-            times[item.id] = (t_load, time.perf_counter() - t0)
-        except HarnessError as exc:
-            errors[item.id] = str(exc)
-    caches: dict[str, dict] = {item.id: {} for item in chunk}
-    for spec, store in stores.items():
-        todo = [item for item in chunk if item.id not in done[spec]]
-        if not todo:
-            continue
-        pre = ctx.preprocessor(spec)
-        ready, outputs, restore_s = [], [], {}
-        for item in todo:
-            if item.id in errors:
-                continue
-            try:
-                out, restore_s[item.id] = _restore(pre, inputs[item.id], spec, caches[item.id])
-            except ITEM_ERRORS as exc:
-                message = f"preprocessor {spec!r} failed: {exc}".splitlines()[0]
-                errors.setdefault(f"{spec}:{item.id}", message)
-                ctx.restored(spec, message, total)
-                continue
-            ctx.restored(spec, None, total)
-            ready.append(item)
-            outputs.append(out)
-        texts, confs, rec_errors, seconds = _recognize(cond.recognizer, outputs) if outputs else ([], [], [], 0.0)
-        per_word = seconds / len(outputs) if outputs else 0.0
-        results = {item.id: (t, c, e, out.shape) for item, t, c, e, out in zip(ready, texts, confs, rec_errors, outputs)}
-        for item in todo:
-            record = {"id": item.id, "label": item.label, "preproc": spec}
-            error = errors.get(item.id) or errors.get(f"{spec}:{item.id}")
-            if item.id in results and results[item.id][2]:
-                error = results[item.id][2]
-            if error or item.id not in results:
-                record.update({"prediction": "", "confidence": 0.0, "correct": False,
-                               "error": error or "not processed"})
-            else:
-                text, conf, _, shape = results[item.id]
-                record.update({"prediction": text, "confidence": float(conf), "correct": is_correct(text, item.label),
-                               "input_shape": list(inputs[item.id].shape), "recognizer_input_shape": list(shape),
-                               "time_load": times[item.id][0], "time_degrade": times[item.id][1],
-                               "time_restore": restore_s[item.id], "time_recognize": per_word})
-            store.append(record)
-            done[spec].add(item.id)
+            texts, confs = group.info["condition"].recognizer.recognize([s.output for s in samples])
+        except ITEM_ERRORS as exc:
+            raise HarnessError(f"recogniser failed: {exc}".splitlines()[0]) from None
+        return [{"label": s.item.label, "preproc": method.spec, "prediction": text, "confidence": float(conf),
+                 "correct": is_correct(text, s.item.label), "input_shape": list(s.input.shape),
+                 "recognizer_input_shape": list(s.output.shape)}
+                for s, text, conf in zip(samples, texts, confs)]
+
+    def failure_fields(self, item: WordItem, method: Method) -> dict:
+        # A word that failed counts as wrong for its method: every method keeps the same denominator.
+        return {"label": item.label, "preproc": method.spec, "prediction": "", "confidence": 0.0, "correct": False}
+
+    def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
+        paths = []
+        for group in groups:
+            paths += write_tables(ctx, group, results)
+        return paths
 
 
-def run(ctx: RunContext) -> list[Path]:
-    """Score every (set, preprocessor) and write per-word records and the Table II layout."""
-    degradations = parse_degradations(getattr(ctx.args, "degrade", None)) or [None]
-    sets = word_sets(ctx)
-    recognizer = make_recognizer(ctx)
-    conditions = []
-    for word_set, degradation in [(w, d) for w in sets for d in degradations]:
-        cond = Condition(word_set, recognizer, degradation, parse_recognizer_options(ctx.args.recognizer_option))
-        conditions.append(cond)
-        items = word_set.items[: ctx.limit] if ctx.limit else word_set.items
-        stores = {spec: _store(ctx, cond, spec) for spec in ctx.preproc_specs}
-        done = {spec: store.done() for spec, store in stores.items()}
-        todo = [it for it in ctx.shard(items) if any(it.id not in done[s] for s in stores)]
-        size = ctx.args.text_batch_size
-        with progress_bar(len(todo), f"icdar13 {cond.tag}", "words") as bar:
-            for start in range(0, len(todo), size):
-                chunk = todo[start:start + size]
-                process_chunk(ctx, cond, chunk, stores, done, len(items))
-                bar.update(len(chunk))
-    if not ctx.finish_shard():
-        return []
-    paths = []
-    for cond in conditions:
-        paths += write_tables(ctx, cond)
-    return paths
+TASK = TextTask()
 
 
-def summarize(ctx: RunContext, cond: Condition) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (per-word records, one summary row per method) for a condition."""
-    items = cond.word_set.items[: ctx.limit] if ctx.limit else cond.word_set.items
-    wanted = [it.id for it in items]
+def summarize(ctx: RunContext, group: Group, results: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (per-word records, one summary row per method) for one group (a Table II)."""
+    wanted = [it.id for it in run_items(ctx, group)]
     outcomes, per_word, rows = {}, [], []
     paper = {r["method"]: r for r in paper_values()["table2"]["rows"]}
     for spec in ctx.preproc_specs:
-        records = {r["id"]: r for r in _store(ctx, cond, spec).records()}
-        records = {i: records[i] for i in wanted if i in records}
+        records = results.of(group, spec)
         outcomes[spec] = {i: bool(r.get("correct")) for i, r in records.items()}
         for r in records.values():
             per_word.append({"method": spec, "id": r["id"], "label": r["label"], "prediction": r.get("prediction", ""),
@@ -300,8 +213,10 @@ def _display(summary: pd.DataFrame, n_paper: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_tables(ctx: RunContext, cond: Condition) -> list[Path]:
-    per_word, summary = summarize(ctx, cond)
+def write_tables(ctx: RunContext, group: Group, results: Results) -> list[Path]:
+    """Write one Table II (table2_<tag>.*) and its per-word predictions; print the table."""
+    cond = group.info["condition"]
+    per_word, summary = summarize(ctx, group, results)
     out = ctx.task_dir("icdar13")
     ws, rec = cond.word_set, cond.recognizer
     config = {"task": "icdar13", "set": ws.name, "set_root": str(ws.root), "format": ws.format,

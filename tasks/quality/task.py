@@ -1,21 +1,21 @@
-"""Run the quality task: for each set, QF and preprocessor, score every image and write Table I."""
+"""The quality task (Table I): each HR image degraded x4 + JPEG at each QF, restored by every preprocessor,
+scored by Y-PSNR / Y-SSIM against the modcropped HR image; harness/runner.py runs it."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, quality_factor
-from harness.degrade import degrade, parse_degradations
+from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
 from harness.image import load_image, save_image
 from harness.metrics import psnr_y, ssim_y
-from harness.progress import progress
 from harness.provenance import provenance
-from harness.store import RecordStore, config_key, slug
+from harness.store import slug
 from harness.tables import write_table
+from harness.task import Group, Method, Results, Sample, Task
 from tasks.paper import table1_value
 from tasks.quality.datasets import ImageSet, embedded_set, folder_sets
 
@@ -58,15 +58,6 @@ def image_sets(ctx: RunContext) -> list[ImageSet]:
     return folder_sets(ctx.data)
 
 
-def _store(ctx: RunContext, image_set: ImageSet, qf: int, spec: str) -> RecordStore:
-    pre = ctx.preprocessor(spec)
-    config = {"task": "quality", "set": image_set.name, "set_root": str(image_set.root), "qf": qf,
-              "scale": SCALE, "preprocessor": pre.describe(), "crop_border": ctx.args.crop_border,
-              "recipe": RECIPE}
-    folder = ctx.task_dir("quality") / "records" / f"{image_set.name}_q{qf}_{slug(spec)}_{config_key(config)}"
-    return ctx.store(folder, config)
-
-
 EXAMPLE_CROP = 128  # HR pixels (32 LR pixels), the side of the crops saved for the report
 
 
@@ -79,129 +70,102 @@ def save_example(folder: Path, name: str, image: np.ndarray, hr_shape: tuple) ->
     save_image(folder / f"{name}.png", image[rows, cols])
 
 
-def score_image(hr_path: Path, qfs: list[int], stores: dict, ctx: RunContext,
-                examples_dir: Path | None = None, total: int = 1) -> None:
-    """Degrade one HR image at every QF, restore with every pending preprocessor, append records
-    (and, with `examples_dir`, save centre crops of HR, LR-JPEG and every output for the report)."""
-    image_id = hr_path.name
-    pending = {k: s for k, s in stores.items() if not s.has(image_id)}
-    if not pending:
-        return
-    t0 = time.perf_counter()
-    try:
-        hr_full = load_image(hr_path)
-    except HarnessError as exc:
-        for store in pending.values():
-            store.append({"id": image_id, "error": str(exc)})
-        return
-    t_load = time.perf_counter() - t0
-    attempts = []   # (spec, error or None) of every restorer call, for the broken-restorer check
-    for qf in qfs:
-        specs = [spec for (q, spec) in pending if q == qf]
-        if not specs:
-            continue
-        t0 = time.perf_counter()
-        try:
-            hr, lr = degrade(hr_full, SCALE, qf)
-        except HarnessError as exc:
-            for spec in specs:
-                pending[(qf, spec)].append({"id": image_id, "error": str(exc)})
-            continue
-        t_degrade = time.perf_counter() - t0
-        if examples_dir is not None:
-            save_example(examples_dir, "hr", hr, hr.shape)
-            save_example(examples_dir, f"lr_q{qf}", lr, hr.shape)
-        for spec in specs:
-            record = {"id": image_id, "qf": qf, "preproc": spec, "hr_shape": list(hr.shape),
-                      "time_load": t_load, "time_degrade": t_degrade}
-            try:
-                t0 = time.perf_counter()
-                try:
-                    out = ctx.preprocessor(spec)(lr)
-                except HarnessError as exc:
-                    pending[(qf, spec)].append({"id": image_id, "qf": qf, "preproc": spec, "error": str(exc)})
-                    attempts.append((spec, str(exc)))
-                    continue
-                attempts.append((spec, None))
-                record["time_restore"] = time.perf_counter() - t0
-                t0 = time.perf_counter()
-                record["psnr"] = psnr_y(out, hr, ctx.args.crop_border)
-                record["ssim"] = ssim_y(out, hr, ctx.args.crop_border)
-                record["time_score"] = time.perf_counter() - t0
-                if examples_dir is not None:
-                    save_example(examples_dir, f"q{qf}_{slug(spec)}", out, hr.shape)
-            except HarnessError as exc:
-                record = {"id": image_id, "qf": qf, "preproc": spec, "error": str(exc)}
-            pending[(qf, spec)].append(record)
-    for spec, error in attempts:
-        ctx.restored(spec, error, total)
+class QualityTask(Task):
+    """Table I: each HR image degraded x4 + JPEG at each QF, restored, scored by Y-PSNR / Y-SSIM."""
+
+    name = "quality"
+    default_preproc = DEFAULT_PREPROC
+    unit = "images"
+
+    def add_arguments(self, parser) -> None:
+        add_arguments(parser)
+
+    def groups(self, ctx: RunContext) -> list[Group]:
+        """One group per (set, QF): the set's images degraded x4 at that QF, every preprocessor."""
+        qfs = quality_factors(ctx)
+        sets = image_sets(ctx)
+        for spec in ctx.preproc_specs:
+            pre = ctx.preprocessor(spec)
+            if pre.scale != SCALE:
+                raise HarnessError(f"preprocessor {spec!r} has scale {pre.scale}; the quality task needs "
+                                   f"x{SCALE} restorers (e.g. bicubic, cajnn, arcnn+rrdb)")
+        methods = [Method(spec, spec) for spec in ctx.preproc_specs]
+        n_examples = max(0, getattr(ctx.args, "examples", 0))
+        return [Group(f"{s.name}_q{qf}", list(s.files), Degradation(SCALE, qf), methods,
+                      info={"set": s, "qf": qf, "examples": {p.name for p in list(s.files)[:n_examples]}})
+                for s in sets for qf in qfs]
+
+    def item_id(self, item: Path) -> str:
+        return item.name
+
+    def load(self, item: Path) -> np.ndarray:
+        return load_image(item)
+
+    def record_key(self, ctx: RunContext, group: Group, method: Method) -> tuple[str, dict, dict]:
+        image_set, qf = group.info["set"], group.info["qf"]
+        config = {"task": "quality", "set": image_set.name, "set_root": str(image_set.root), "qf": qf,
+                  "scale": SCALE, "preprocessor": ctx.preprocessor(method.spec).describe(),
+                  "crop_border": ctx.args.crop_border, "recipe": RECIPE}
+        return f"{image_set.name}_q{qf}_{slug(method.spec)}", config, {}
+
+    def score(self, ctx: RunContext, group: Group, method: Method, samples: list[Sample]) -> list[dict]:
+        records = []
+        for s in samples:
+            hr = s.reference
+            records.append({"qf": group.info["qf"], "preproc": method.spec, "hr_shape": list(hr.shape),
+                            "psnr": psnr_y(s.output, hr, ctx.args.crop_border),
+                            "ssim": ssim_y(s.output, hr, ctx.args.crop_border)})
+            if s.item.name in group.info["examples"]:
+                folder = ctx.task_dir("quality") / "examples" / group.info["set"].name / s.item.name
+                save_example(folder, "hr", hr, hr.shape)
+                save_example(folder, f"lr_q{group.info['qf']}", s.input, hr.shape)
+                save_example(folder, f"q{group.info['qf']}_{slug(method.spec)}", s.output, hr.shape)
+        return records
+
+    def failure_fields(self, item: Path, method: Method) -> dict:
+        return {"preproc": method.spec}
+
+    def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
+        return write_tables(ctx, groups, results)
 
 
-def run(ctx: RunContext) -> list[Path]:
-    """Score every (set, QF, preprocessor) and write the per-image records and the Table I layout."""
-    qfs = quality_factors(ctx)
-    sets = image_sets(ctx)
-    for spec in ctx.preproc_specs:
-        pre = ctx.preprocessor(spec)
-        if pre.scale != SCALE:
-            raise HarnessError(f"preprocessor {spec!r} has scale {pre.scale}; the quality task needs "
-                               f"x{SCALE} restorers (e.g. bicubic, cajnn, arcnn+rrdb)")
-    all_stores = {}
-    for image_set in sets:
-        stores = {(qf, spec): _store(ctx, image_set, qf, spec) for qf in qfs for spec in ctx.preproc_specs}
-        all_stores[image_set.name] = stores
-        files = list(image_set.files)[: ctx.limit] if ctx.limit else list(image_set.files)
-        examples = {p.name for p in files[: max(0, getattr(ctx.args, "examples", 0))]}
-        for path in progress(ctx.shard(files), f"quality {image_set.name}", "images"):
-            examples_dir = ctx.task_dir("quality") / "examples" / image_set.name / path.name
-            score_image(path, qfs, stores, ctx, examples_dir if path.name in examples else None, len(files))
-    if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes
-        return []
-    return write_tables(ctx, sets, qfs, all_stores)
+TASK = QualityTask()
 
 
-def summarize(ctx: RunContext, sets: list[ImageSet], qfs: list[int], all_stores: dict
-              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summarize(ctx: RunContext, groups: list[Group], results: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (per-image records, per set/QF/method summary) as data frames.
 
     Means are paired: each method's over the images that every method of the run scored at that set and
     QF (`n_images`); `n_failed` counts its own failures, `n_excluded` the images it scored but another
     method failed on."""
     per_image, rows = [], []
-    for image_set in sets:
-        for qf in qfs:
-            scored = {}
-            for spec in ctx.preproc_specs:
-                records = all_stores[image_set.name][(qf, spec)].records()
-                if ctx.limit:
-                    allowed = {p.name for p in list(image_set.files)[: ctx.limit]}
-                    records = [r for r in records if r["id"] in allowed]
-                scored[spec] = records
-                for r in records:
-                    per_image.append({"set": image_set.name, "qf": qf, "method": spec, "image": r["id"],
-                                      "psnr": r.get("psnr"), "ssim": r.get("ssim"),
-                                      "time_load": r.get("time_load"), "time_degrade": r.get("time_degrade"),
-                                      "time_restore": r.get("time_restore"), "time_score": r.get("time_score"),
-                                      "error": r.get("error", "")})
-            # Paired means: every method is averaged over the images that all methods scored.
-            oks = {spec: {r["id"]: r for r in records if "error" not in r} for spec, records in scored.items()}
-            common = set.intersection(*(set(ok) for ok in oks.values())) if oks else set()
-            for spec, records in scored.items():
-                ok = [oks[spec][i] for i in sorted(common)]
-                paper = table1_value(spec, image_set.name, qf)
-                psnr = float(np.mean([r["psnr"] for r in ok])) if ok else float("nan")
-                ssim = float(np.mean([r["ssim"] for r in ok])) if ok else float("nan")
-                rows.append({
-                    "set": image_set.name, "qf": qf, "method": spec, "n_images": len(ok),
-                    "n_failed": len(records) - len(oks[spec]), "n_excluded": len(oks[spec]) - len(ok),
-                    "psnr": psnr, "ssim": ssim,
-                    "paper_psnr": paper[0] if paper else None, "paper_ssim": paper[1] if paper else None,
-                    "delta_psnr": psnr - paper[0] if paper else None,
-                    "delta_ssim": ssim - paper[1] if paper else None,
-                    "restore_s_total": float(sum(r["time_restore"] for r in ok)),
-                    "restore_s_per_image": float(np.mean([r["time_restore"] for r in ok])) if ok else None,
-                    "parameters": ctx.preprocessor(spec).num_parameters,
-                })
+    for group in groups:
+        image_set, qf = group.info["set"], group.info["qf"]
+        common = results.common(group)
+        for method in group.methods:
+            spec, records = method.spec, results.of(group, method)
+            for r in records.values():
+                per_image.append({"set": image_set.name, "qf": qf, "method": spec, "image": r["id"],
+                                  "psnr": r.get("psnr"), "ssim": r.get("ssim"),
+                                  "time_load": r.get("time_load"), "time_degrade": r.get("time_degrade"),
+                                  "time_restore": r.get("time_restore"), "time_score": r.get("time_score"),
+                                  "error": r.get("error", "")})
+            n_ok = len(results.ok(group, method))
+            ok = [records[i] for i in common]
+            paper = table1_value(spec, image_set.name, qf)
+            psnr = float(np.mean([r["psnr"] for r in ok])) if ok else float("nan")
+            ssim = float(np.mean([r["ssim"] for r in ok])) if ok else float("nan")
+            rows.append({
+                "set": image_set.name, "qf": qf, "method": spec, "n_images": len(ok),
+                "n_failed": len(records) - n_ok, "n_excluded": n_ok - len(ok),
+                "psnr": psnr, "ssim": ssim,
+                "paper_psnr": paper[0] if paper else None, "paper_ssim": paper[1] if paper else None,
+                "delta_psnr": psnr - paper[0] if paper else None,
+                "delta_ssim": ssim - paper[1] if paper else None,
+                "restore_s_total": float(sum(r["time_restore"] for r in ok)),
+                "restore_s_per_image": float(np.mean([r["time_restore"] for r in ok])) if ok else None,
+                "parameters": ctx.preprocessor(spec).num_parameters,
+            })
     return pd.DataFrame(per_image), pd.DataFrame(rows)
 
 
@@ -226,8 +190,11 @@ def _display(summary: pd.DataFrame, sets: list[ImageSet]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_tables(ctx: RunContext, sets: list[ImageSet], qfs: list[int], all_stores: dict) -> list[Path]:
-    per_image, summary = summarize(ctx, sets, qfs, all_stores)
+def write_tables(ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
+    """Write Table I (table1.*) and the per-image records (per_image.*); print Table I."""
+    sets = list({id(g.info["set"]): g.info["set"] for g in groups}.values())
+    qfs = list(dict.fromkeys(g.info["qf"] for g in groups))
+    per_image, summary = summarize(ctx, groups, results)
     summary = summary.sort_values(["qf", "method", "set"], key=lambda s: s.map(
         {spec: i for i, spec in enumerate(ctx.preproc_specs)}) if s.name == "method" else s,
         kind="stable").reset_index(drop=True)

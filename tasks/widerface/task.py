@@ -10,27 +10,27 @@ LR+bicubic).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
-from harness.degrade import degrade, parse_degradations
+from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
 from harness.image import load_image
-from harness.progress import progress
 from harness.provenance import provenance
-from harness.store import RecordStore, atomic_write_text, config_key
+from harness.runner import run_items
+from harness.store import atomic_write_text
 from harness.tables import write_table
+from harness.task import Group, Method, Results, Sample, Task
 from tasks.paper import paper_values
 from tasks.widerface import evaluation as ev
 from tasks.widerface.bootstrap import bootstrap_differences
 from tasks.widerface.conditions import (LR_MAPPING, LR_RECIPE, SCALE, Condition, check_restorer_scale,
                                         conditions_for, lr_tag)
 from tasks.widerface.dataset import WiderDataset, WiderImage, load_dataset, smoke_dataset
-from tasks.widerface.detectors import Detections, Detector, DetectorOptions, build_detector, DETECTORS
+from tasks.widerface.detectors import Detector, DetectorOptions, build_detector, DETECTORS
 
 DEFAULT_PREPROC = ["cajnn"]
 DEFAULT_DETECTOR = "centerface"
@@ -91,81 +91,6 @@ def load(ctx: RunContext) -> WiderDataset:
     return load_dataset(ctx.data[0])
 
 
-def _store(ctx: RunContext, dataset: WiderDataset, condition: Condition, detector: Detector) -> RecordStore:
-    config = {"task": "widerface", "data": str(dataset.root.resolve()), "embedded": dataset.embedded,
-              "condition": condition.name, "detector": detector.describe()}
-    if condition.kind != "gt":
-        config.update({"scale": SCALE, "lr_qf": lr_qf(ctx), "lr_recipe": LR_RECIPE})
-    if condition.kind == "lr":
-        config["lr_mapping"] = LR_MAPPING
-    if condition.kind == "restored":
-        config["preprocessor"] = ctx.preprocessor(condition.spec).describe()
-    tag = lr_tag(lr_qf(ctx)) if condition.kind != "gt" else "orig"
-    folder = (ctx.task_dir("widerface") / "records" /
-              f"{condition.slug}_{tag}_{detector.name}_{config_key(config)}")
-    return ctx.store(folder, config)
-
-
-def _record(image: WiderImage, dets: Detections, shape, times: dict) -> dict:
-    rows = np.column_stack([dets.boxes, dets.scores]) if len(dets) else np.zeros((0, 5))
-    return {"id": image.name, "boxes": rows.tolist(), "input_shape": list(shape), **times}
-
-
-def process_image(image: WiderImage, conditions: list[Condition], stores: dict, detector: Detector,
-                  ctx: RunContext, total: int = 1) -> None:
-    """Run every pending condition on one image and append one record per condition."""
-    pending = [c for c in conditions if not stores[c.name].has(image.name)]
-    if not pending:
-        return
-    t0 = time.perf_counter()
-    try:
-        original = load_image(image.path)
-    except HarnessError as exc:
-        for c in pending:
-            stores[c.name].append({"id": image.name, "error": str(exc)})
-        return
-    t_load = time.perf_counter() - t0
-    lr, t_degrade = None, 0.0
-    attempts = []   # (spec, error or None) of every restorer call, for the broken-restorer check
-    for condition in pending:
-        times = {"time_load": t_load}
-        try:
-            if condition.kind == "gt":
-                t0 = time.perf_counter()
-                dets = detector.detect(original)
-                times["time_detect"] = time.perf_counter() - t0
-                stores[condition.name].append(_record(image, dets, original.shape, times))
-                continue
-            if lr is None:
-                t0 = time.perf_counter()
-                _, lr = degrade(original, SCALE, lr_qf(ctx))
-                t_degrade = time.perf_counter() - t0
-            times["time_degrade"] = t_degrade
-            if condition.kind == "lr":
-                t0 = time.perf_counter()
-                dets = detector.detect(lr).scaled(SCALE)
-                times["time_detect"] = time.perf_counter() - t0
-                stores[condition.name].append(_record(image, dets, lr.shape, times))
-                continue
-            t0 = time.perf_counter()
-            try:
-                restored = ctx.preprocessor(condition.spec)(lr)
-            except HarnessError as exc:
-                stores[condition.name].append({"id": image.name, "error": str(exc)})
-                attempts.append((condition.spec, str(exc)))
-                continue
-            attempts.append((condition.spec, None))
-            times["time_restore"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            dets = detector.detect(restored)
-            times["time_detect"] = time.perf_counter() - t0
-            stores[condition.name].append(_record(image, dets, restored.shape, times))
-        except HarnessError as exc:
-            stores[condition.name].append({"id": image.name, "error": str(exc)})
-    for spec, error in attempts:
-        ctx.restored(spec, error, total)
-
-
 def run_order(images: list[WiderImage]) -> list[WiderImage]:
     """Return the images interleaved by event (the first of every event, then the second, ...), so
     that `--limit N` and an interrupted run cover all events evenly."""
@@ -176,22 +101,66 @@ def run_order(images: list[WiderImage]) -> list[WiderImage]:
     return [group[k] for k in range(rounds) for group in by_event.values() if k < len(group)]
 
 
-def run(ctx: RunContext) -> list[Path]:
-    """Detect under every condition, then (rank 0) write submissions, Table III, PR plots, bootstrap."""
-    dataset = load(ctx)
-    conditions = conditions_for(ctx.preproc_specs)
-    for c in conditions:
-        if c.kind == "restored":
-            check_restorer_scale(c.spec, ctx.preprocessor(c.spec).scale)
-    detector = _detector(ctx)
-    stores = {c.name: _store(ctx, dataset, c, detector) for c in conditions}
-    images = run_order(dataset.images)
-    images = images[: ctx.limit] if ctx.limit else images
-    for image in progress(ctx.shard(images), f"widerface {detector.name}", "images"):
-        process_image(image, conditions, stores, detector, ctx, len(images))
-    if not ctx.finish_shard():  # every rank waits for all shards; rank 0 merges and writes
-        return []
-    return write_outputs(ctx, dataset, images, conditions, stores, detector)
+class FaceTask(Task):
+    """Table III / Fig. 6: faces detected on the original (GT), the x4 LR image, and LR restored."""
+
+    name = "widerface"
+    default_preproc = DEFAULT_PREPROC
+    unit = "images"
+    time_field = "time_detect"
+
+    def add_arguments(self, parser) -> None:
+        add_arguments(parser)
+
+    def groups(self, ctx: RunContext) -> list[Group]:
+        """One group: the images (interleaved by event) under GT, LR and LR+<restorer> for each restorer."""
+        dataset = load(ctx)
+        conditions = conditions_for(ctx.preproc_specs)
+        for c in conditions:
+            if c.kind == "restored":
+                check_restorer_scale(c.spec, ctx.preprocessor(c.spec).scale)
+        detector = _detector(ctx)
+        methods = [Method(c.name, c.spec, "original" if c.kind == "gt" else "degraded") for c in conditions]
+        return [Group(detector.name, run_order(dataset.images), Degradation(SCALE, lr_qf(ctx)), methods,
+                      info={"dataset": dataset, "detector": detector,
+                            "conditions": {c.name: c for c in conditions}})]
+
+    def item_id(self, item: WiderImage) -> str:
+        return item.name
+
+    def load(self, item: WiderImage) -> np.ndarray:
+        return load_image(item.path)
+
+    def record_key(self, ctx: RunContext, group: Group, method: Method) -> tuple[str, dict, dict]:
+        dataset, detector = group.info["dataset"], group.info["detector"]
+        condition = group.info["conditions"][method.name]
+        config = {"task": "widerface", "data": str(dataset.root.resolve()), "embedded": dataset.embedded,
+                  "condition": condition.name, "detector": detector.describe()}
+        if condition.kind != "gt":
+            config.update({"scale": SCALE, "lr_qf": lr_qf(ctx), "lr_recipe": LR_RECIPE})
+        if condition.kind == "lr":
+            config["lr_mapping"] = LR_MAPPING
+        if condition.kind == "restored":
+            config["preprocessor"] = ctx.preprocessor(condition.spec).describe()
+        tag = lr_tag(lr_qf(ctx)) if condition.kind != "gt" else "orig"
+        return f"{condition.slug}_{tag}_{detector.name}", config, {}
+
+    def score(self, ctx: RunContext, group: Group, method: Method, samples: list[Sample]) -> list[dict]:
+        records = []
+        for s in samples:
+            dets = group.info["detector"].detect(s.output)
+            if group.info["conditions"][method.name].kind == "lr":
+                dets = dets.scaled(SCALE)   # boxes back to the original's coordinates
+            rows = np.column_stack([dets.boxes, dets.scores]) if len(dets) else np.zeros((0, 5))
+            records.append({"boxes": rows.tolist(), "input_shape": list(s.output.shape)})
+        return records
+
+    def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
+        group, = groups
+        return write_outputs(ctx, group, results)
+
+
+TASK = FaceTask()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -212,15 +181,17 @@ def write_submission(folder: Path, records: list[dict]) -> None:
         atomic_write_text(folder / (rec["id"] + ".txt"), "\n".join(lines) + "\n")
 
 
-def write_outputs(ctx: RunContext, dataset: WiderDataset, images: list[WiderImage],
-                  conditions: list[Condition], stores: dict, detector: Detector) -> list[Path]:
+def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]:
     """Score the stored records and write submissions, tables, plots and bootstrap intervals."""
     from tasks.widerface.plots import plot_pr_curves
 
+    dataset, detector = group.info["dataset"], group.info["detector"]
+    conditions = list(group.info["conditions"].values())
+    images = run_items(ctx, group)
     out = ctx.task_dir("widerface")
     stem = output_stem(detector.name)
     wanted = {im.name for im in images}
-    records = {c.name: {r["id"]: r for r in stores[c.name].records() if r["id"] in wanted} for c in conditions}
+    records = {c.name: results.of(group, c.name) for c in conditions}
     failed = sorted({i for recs in records.values() for i, r in recs.items() if "error" in r})
     not_run = sorted(wanted - set.intersection(*(set(r) for r in records.values())))
     evaluated = [im.name for im in images if im.name not in set(failed) and im.name not in set(not_run)]

@@ -1,0 +1,124 @@
+"""What a task is, as the runner sees it: groups of items, methods, one scoring call, one writer.
+
+A task (`tasks/<name>/task.py`) fills in a `Task` subclass; `harness/runner.py` does everything else:
+sharding, loading and degrading each item once, running the restorers (shared pipeline prefixes once,
+in batches), the item-failure policy, resume, timings, progress and rank merging. The flow is one way:
+
+    group.items -> load -> degrade(group.degradation) -> restorer(method.spec) -> task.score -> store
+    stored records of every (group, method) -> task.write -> tables the report renders
+
+A *group* is what one results table is made of: the items of a data set under one degradation, and the
+methods to compare on them (e.g. Set5 at JPEG QF 20 with bicubic and cajnn). A *method* is one column:
+a restorer spec, or none (the task scores its input as it is), fed the degraded input or the original
+image. docs/adding_a_task.md walks through a new task.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.degrade import Degradation
+
+
+@dataclass(frozen=True)
+class Method:
+    """One column of a task's table: what is scored."""
+
+    name: str                  # as printed: "cajnn", "LR+cajnn", "GT"
+    spec: str | None           # the restorer spec; None: the input itself is scored
+    source: str = "degraded"   # the restorer's input: the "degraded" image or the loaded "original"
+
+
+@dataclass
+class Group:
+    """The items of one table: a data set under one degradation (None: as loaded), and its methods."""
+
+    name: str                            # unique within the task, e.g. "Set5_q20" (progress lines)
+    items: list                          # in run order; `Task.item_id` names each
+    degradation: Degradation | None
+    methods: list[Method]
+    info: dict = field(default_factory=dict)   # the task's own context (its data set, recogniser, ...)
+
+
+@dataclass
+class Sample:
+    """One item ready to score under one method."""
+
+    item: Any
+    reference: np.ndarray      # the target: the modcropped original when degraded, else the original
+    input: np.ndarray          # what the method's restorer got
+    output: np.ndarray         # what is scored: the restorer's output, or `input` without a restorer
+
+
+@dataclass
+class Results:
+    """The stored records of a finished run, by group and method, restricted to the items run."""
+
+    records: dict[tuple[str, str], dict[str, dict]]   # (group name, method name) -> {item id: record}
+
+    def of(self, group: Group, method: Method | str) -> dict[str, dict]:
+        """Return {item id: record} of one method on one group, in the group's item order."""
+        name = method if isinstance(method, str) else method.name
+        return self.records[(group.name, name)]
+
+    def ok(self, group: Group, method: Method | str) -> dict[str, dict]:
+        """Return the records of one method on one group that have no error."""
+        return {i: r for i, r in self.of(group, method).items() if "error" not in r}
+
+    def common(self, group: Group) -> list[str]:
+        """Return the ids (in item order) that every method of `group` scored without error: the
+        items paired statistics are computed on."""
+        oks = [self.ok(group, m) for m in group.methods]
+        if not oks:
+            return []
+        return [i for i in oks[0] if all(i in ok for ok in oks[1:])]
+
+
+class Task:
+    """A benchmark task: override `groups`, `load`, `record_key`, `score` and `write`."""
+
+    name: str = "task"
+    default_preproc: list[str] = ["none", "bicubic"]
+    unit: str = "items"          # in progress lines
+    time_field: str = "time_score"   # the record field of the scoring seconds per item
+
+    def add_arguments(self, parser) -> None:
+        """Add the task's own command-line options."""
+
+    def batch_size(self, ctx) -> int:
+        """Return how many items are restored and scored per call (e.g. a recogniser's batch)."""
+        return 1
+
+    def groups(self, ctx) -> list[Group]:
+        """Return the groups of the run (check the run's options here: errors before any work)."""
+        raise NotImplementedError
+
+    def item_id(self, item) -> str:
+        """Return the id of an item, unique within its group (the key of its records)."""
+        return str(item.id)
+
+    def load(self, item) -> np.ndarray:
+        """Return the item's image (HxWx3 uint8 RGB); raise HarnessError for an unreadable one."""
+        raise NotImplementedError
+
+    def record_key(self, ctx, group: Group, method: Method) -> tuple[str, dict, dict]:
+        """Return (folder prefix, config, meta) of the records of `method` on `group`: `config` is
+        everything that made them (it keys the folder: a change gives new records), `meta` what a
+        reader needs that is not part of that identity."""
+        raise NotImplementedError
+
+    def score(self, ctx, group: Group, method: Method, samples: list[Sample]) -> list[dict]:
+        """Return one record per sample (fields beside "id"; "error" for a failed item); raising
+        an item error fails the batch, which the runner then scores one sample at a time."""
+        raise NotImplementedError
+
+    def failure_fields(self, item, method: Method) -> dict:
+        """Return the fields a failed item's record carries beside "id" and "error"."""
+        return {}
+
+    def write(self, ctx, groups: list[Group], results: Results) -> list[Path]:
+        """Write the task's tables from the stored records; return the paths written."""
+        raise NotImplementedError
