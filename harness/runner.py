@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -67,6 +68,11 @@ def run_task(ctx, task: Task) -> list[Path]:
                 bar.update(len(chunk))
         for store in stores[group.name].values():
             store.close()
+
+    def has_results(spec: str) -> bool:
+        return any(stores[g.name][m.name].done() for g in groups for m in g.methods if m.spec == spec)
+
+    broken.finish(has_results)
     if not ctx.finish_shard():   # every rank waits for all shards; rank 0 merges and writes
         return []
     return task.write(ctx, groups, collect(task, ctx, groups, stores))
@@ -269,17 +275,26 @@ class BrokenRestorerCheck:
     """Stops a run whose restorer fails on each of its first min(FIRST_ITEMS, N) items."""
 
     def __init__(self):
-        self.calls: dict[str, list[int]] = {}   # spec -> [calls, failures] over its first items
+        self.calls: dict[str, list] = {}   # spec -> [calls, failures, last error] over its first items
 
     def count(self, spec: str, error: str | None, total: int) -> None:
         """Count one call of restorer `spec` (failed with `error`, or not); raise HarnessError when it
         failed on every one of its first min(FIRST_ITEMS, total) items."""
-        calls = self.calls.setdefault(spec, [0, 0])
+        calls = self.calls.setdefault(spec, [0, 0, None])
         window = max(1, min(FIRST_ITEMS, total))
         if calls[0] >= window:
             return
         calls[0] += 1
         calls[1] += error is not None
+        calls[2] = error
         if calls[0] == window and calls[1] == window:
             raise HarnessError(f"restorer {spec!r} failed on each of its first {window} item(s); stopping "
                                f"(last error: {error})")
+
+    def finish(self, has_results: Callable[[str], bool]) -> None:
+        """Raise HarnessError for a restorer that failed on every item it was called on and has no
+        result at all (`has_results(spec)` False), e.g. a set smaller than the window with unreadable
+        items: its table would say nothing. (A re-run retrying a few items that fail again goes on.)"""
+        for spec, (calls, failures, error) in self.calls.items():
+            if 0 < calls == failures and not has_results(spec):
+                raise HarnessError(f"restorer {spec!r} failed on each of its {calls} item(s) (last error: {error})")

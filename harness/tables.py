@@ -1,12 +1,28 @@
-"""Writing result tables: CSV for machines, Markdown (with provenance) for people."""
+"""Result tables: `<stem>.json` (the results: rows at full precision, title, notes, provenance) that the
+report and `tasks.report.compare` read, `<stem>.csv` for spreadsheets, `<stem>.md` for people."""
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from harness.errors import HarnessError
 from harness.store import atomic_write_json, atomic_write_text
+
+RESULTS_FORMAT = 1   # the version of the <stem>.json layout
+
+
+@dataclass
+class StoredTable:
+    """A table as a task wrote it: rows (full precision), its title, notes and provenance."""
+
+    frame: pd.DataFrame
+    title: str
+    notes: list[str]
+    provenance: dict
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -21,10 +37,10 @@ def to_markdown(df: pd.DataFrame) -> str:
 def write_table(df: pd.DataFrame, stem: str | Path, title: str, provenance: dict,
                 notes: list[str] = (), display: pd.DataFrame | None = None) -> list[Path]:
     """Write `stem.csv` (full precision), `stem.md` (title, notes, `display` table, provenance) and
-    `stem.provenance.json`; return the paths. The suffixes are appended: a dot in `stem` stays."""
+    `stem.json` (the results: rows, title, notes, provenance; `read_table` reads it); return the paths.
+    The suffixes are appended: a dot in `stem` stays."""
     stem = Path(stem)
-    csv_path, md_path, prov_path = (stem.parent / f"{stem.name}{suffix}"
-                                    for suffix in (".csv", ".md", ".provenance.json"))
+    csv_path, md_path, json_path = (stem.parent / f"{stem.name}{suffix}" for suffix in (".csv", ".md", ".json"))
     atomic_write_text(csv_path, df.to_csv(index=False))
     body = [f"# {title}", ""]
     body += [f"- {n}" for n in notes]
@@ -32,5 +48,27 @@ def write_table(df: pd.DataFrame, stem: str | Path, title: str, provenance: dict
              "<details><summary>Provenance</summary>", "", "```json",
              json.dumps(provenance, indent=2, sort_keys=True, default=str), "```", "</details>", ""]
     atomic_write_text(md_path, "\n".join(body))
-    atomic_write_json(prov_path, provenance)
-    return [csv_path, md_path, prov_path]
+    rows = [{k: _plain(v) for k, v in row.items()} for row in df.to_dict("records")]
+    atomic_write_json(json_path, {"format": RESULTS_FORMAT, "title": title, "notes": list(notes),
+                                  "columns": [str(c) for c in df.columns], "rows": rows, "provenance": provenance})
+    return [csv_path, md_path, json_path]
+
+
+def _plain(value):
+    """Return a cell as a JSON value: NumPy scalars as Python numbers, NaN/None as null."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
+def read_table(stem: str | Path) -> StoredTable:
+    """Return the table `write_table` wrote at `stem` (reads `stem.json`)."""
+    path = Path(stem).parent / f"{Path(stem).name}.json"
+    try:
+        blob = json.loads(path.read_text(encoding="utf-8"))
+        frame = pd.DataFrame(blob["rows"], columns=blob["columns"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise HarnessError(f"{path}: not a results table ({exc})") from None
+    return StoredTable(frame, blob.get("title", ""), blob.get("notes", []), blob.get("provenance", {}))

@@ -40,7 +40,7 @@ def test_self_ensemble_flag_reaches_the_restorer(tmp_path):
     result = _run("--task", "quality", "--preproc", "cajnn", "--self-ensemble", "--limit", "1", "--qf", "40",
                   "--threads", "1", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    provenance = json.loads((tmp_path / "quality" / "table1.provenance.json").read_text())
+    provenance = json.loads((tmp_path / "quality" / "table1.json").read_text())["provenance"]
     assert provenance["config"]["preprocessors"]["cajnn"]["self_ensemble"] is True
 
 

@@ -1,7 +1,7 @@
 """The faces section: Table III beside the paper, bootstrap intervals, Fig. 6 PR curves, one drawing.
 
-Reads what the widerface task stored in `OUT/widerface/`: `table3.csv` (+ `.provenance.json`),
-`ap_differences.csv`, PR data `pr_curves.csv` if the task wrote it (else its own `pr_<setting>.png`
+Reads what the widerface task stored in `OUT/widerface/`: `table3.json` (the results and their provenance),
+`ap_differences.json`, PR data `pr_curves.csv` if the task wrote it (else its own `pr_<setting>.png`
 plots are shown), and the per-condition record stores (detections per image) for the drawing. Runs
 with a detector other than the default wrote the same files with a `_<detector>` suffix; their
 Table III and differences follow the main ones.
@@ -17,6 +17,7 @@ import pandas as pd
 
 from harness.image import load_image
 from harness.store import read_records
+from harness.tables import read_table
 from tasks.paper import paper_values
 from tasks.report import figures
 from tasks.report.model import Figure, Provenance, Section, Table, fmt
@@ -112,16 +113,15 @@ def _images_on_disk(data: str) -> int | None:
 def _table_stems(task_dir: Path) -> list[str]:
     """Return the suffixes of the Table IIIs in `task_dir`: "" (the default detector) first, then
     "_<detector>" of runs with another detector (see tasks.widerface.task.output_stem)."""
-    stems = [p.stem[len("table3"):] for p in sorted(task_dir.glob("table3*.csv"))]
+    stems = [p.stem[len("table3"):] for p in sorted(task_dir.glob("table3*.json"))]
     return sorted(stems, key=lambda stem: (stem != "", stem))
 
 
 def _run_config(task_dir: Path, stem: str) -> tuple[dict, dict | None]:
-    """Return (the run configuration, the provenance) stored beside `table3<stem>.csv`."""
-    prov_path = task_dir / f"table3{stem}.provenance.json"
-    if not prov_path.is_file():
+    """Return (the run configuration, the provenance) stored in `table3<stem>.json`."""
+    if not (task_dir / f"table3{stem}.json").is_file():
         return {}, None
-    prov = json.loads(prov_path.read_text(encoding="utf-8"))
+    prov = read_table(task_dir / f"table3{stem}").provenance
     return prov.get("config", {}), prov
 
 
@@ -137,7 +137,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     config, prov = _run_config(task_dir, primary)
     detector = (config.get("detector") or {}).get("name")
     stores = _stores(task_dir, detector)
-    table_csv = task_dir / f"table3{primary}.csv"
+    table_csv = task_dir / f"table3{primary}.json"
     if not stores and not table_csv.is_file():
         sec.missing.append("widerface: no results (run `python run_all.py --task widerface --data WIDER_ROOT`)")
         return sec
@@ -157,7 +157,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     newest = max((m for _, _, m in stores.values()), default=0.0)
     if newest > table_csv.stat().st_mtime + 1:
         sec.missing.append(f"widerface: some detections are newer than {table_csv.name}; re-run to rescore")
-    summary = pd.read_csv(table_csv)
+    summary = read_table(task_dir / f"table3{primary}").frame
     ran = set(summary["condition"].astype(str))
     for row in paper_values()["table3"]["rows"]:
         if row["condition"] not in ran:
@@ -169,7 +169,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
         name = (other.get("detector") or {}).get("name", stem[1:])
         if other_prov is not None:
             sec.provenance.append(Provenance(f"widerface Table III ({name})", other_prov))
-        _add_tables(sec, task_dir, stem, pd.read_csv(task_dir / f"table3{stem}.csv"), other,
+        _add_tables(sec, task_dir, stem, read_table(task_dir / f"table3{stem}").frame, other,
                     f"Table III with a second detector ({name}), ours beside the paper", glance=False)
     sec.add_figures(pr_figures, task_dir, report_dir, config, primary)
     sec.add_figures(detection_figure, stores, report_dir)
@@ -184,11 +184,11 @@ def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, 
              "Subset runs score only the faces of the images run (REFERENCE.md 5.8): not comparable to "
              "full-val numbers."]
     sec.tables.append(Table(f"table3{stem}", title, table3(summary, config), notes))
-    diffs_csv = task_dir / f"ap_differences{stem}.csv"
+    diffs_csv = task_dir / f"ap_differences{stem}.json"
     if not diffs_csv.is_file():
         sec.missing.append(f"widerface: {diffs_csv.name} (bootstrap intervals) not found")
         return
-    diffs = pd.read_csv(diffs_csv)
+    diffs = read_table(task_dir / f"ap_differences{stem}").frame
     detector = (config.get("detector") or {}).get("name", "?")
     for (condition, baseline), group in diffs.groupby(["condition", "baseline"], sort=False):
         if glance and str(condition).startswith("LR+"):

@@ -1,7 +1,7 @@
 """The quality section: Table I beside the paper, runtime and parameters, and Fig. 3-style image grids.
 
 Reads the quality task's record stores (`OUT/quality/records/<set>_q<qf>_<spec>_<key>/`), not its last
-`table1.csv`, so that results of several runs and of an interrupted run all show up; the means are the
+`table1.json`, so that results of several runs and of an interrupted run all show up; the means are the
 same as the task's own table. Example crops come from `OUT/quality/examples/` (`--examples N`).
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pandas as pd
 
 from harness.errors import HarnessError
 from harness.store import read_records, slug
+from harness.tables import read_table
 from tasks.paper import TABLE1_METHODS, paper_values, table1_value
 from tasks.report import figures
 from tasks.report.model import Figure, Provenance, Section, Table, fmt
@@ -71,9 +72,8 @@ def _expected_images(task_dir: Path, stores: list[Store]) -> dict[str, int]:
     from tasks.quality.datasets import embedded_set, folder_set
 
     limit = None
-    prov_path = task_dir / "table1.provenance.json"
-    if prov_path.is_file():
-        limit = json.loads(prov_path.read_text(encoding="utf-8")).get("config", {}).get("limit")
+    if (task_dir / "table1.json").is_file():
+        limit = read_table(task_dir / "table1").provenance.get("config", {}).get("limit")
     out = {}
     for s in stores:
         name, root = s.config["set"], Path(s.config.get("set_root", ""))

@@ -1,8 +1,8 @@
 """The text section: Table II beside the paper (accuracy, correct/N, fixed/broken vs none, McNemar p) and a
 strip of words that a restorer fixed or broke, with both predictions.
 
-Reads what the icdar13 task stored in `OUT/icdar13/`: one `table2_<tag>.csv` (+ `.provenance.json`) and
-one `per_word_<tag>.csv` per (word set, recogniser, degradation), and the record stores for the
+Reads what the icdar13 task stored in `OUT/icdar13/`: one `table2_<tag>.json` (results and provenance) and
+one `per_word_<tag>.json` per (word set, recogniser, degradation), and the record stores for the
 completeness check. Word crops for the strip are read from the data folder named in the configuration.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.store import read_records
+from harness.tables import read_table
 from tasks.paper import paper_values
 from tasks.report import figures
 from tasks.report.model import Figure, Provenance, Section, Table, fmt
@@ -113,7 +114,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
                   "Word recognition accuracy after each preprocessor, and the paired comparison with no "
                   "preprocessing (`none`) on the same words: words fixed (wrong -> right), broken (right -> "
                   f"wrong), exact McNemar p. The paper's whole effect is +5 of {n_paper} words.")
-    tables = sorted(task_dir.glob("table2_*.csv"))
+    tables = sorted(task_dir.glob("table2_*.json"))
     stores = _store_tags(task_dir) if task_dir.is_dir() else {}
     if not tables and not stores:
         sec.missing.append("icdar13: no results (run `python run_all.py --task icdar13 --preproc none cajnn "
@@ -122,10 +123,9 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     methods_run, icdar_run = set(), False
     for path in tables:
         tag = path.stem[len("table2_"):]
-        prov_path = path.with_name(path.stem + ".provenance.json")
-        prov = json.loads(prov_path.read_text(encoding="utf-8")) if prov_path.is_file() else {}
+        stored = read_table(path.with_suffix(""))
+        prov, summary = stored.provenance, stored.frame
         config = prov.get("config", {})
-        summary = pd.read_csv(path)
         methods_run |= set(summary["method"].astype(str))
         n_all = int(summary["n"].max() + summary.get("missing", pd.Series([0])).max()) if len(summary) else 0
         icdar_run |= config.get("format") == "icdar" and n_all == n_paper
@@ -155,7 +155,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
             sec.provenance.append(Provenance(f"icdar13 {tag}", prov))
         sec.add_figures(word_strips, task_dir, report_dir, tag, config)
     for tag, methods in sorted(stores.items()):
-        if not (task_dir / f"table2_{tag}.csv").is_file():
+        if not (task_dir / f"table2_{tag}.json").is_file():
             counts = ", ".join(f"{m} {n}" for m, (n, _) in sorted(methods.items()))
             sec.missing.append(f"icdar13: {tag}: per-word records stored ({counts} words) but Table II was not "
                                "written (the run stopped before scoring); re-run the same command to finish")
@@ -193,10 +193,10 @@ def _word_images(config: dict, ids: list[str]) -> dict[str, np.ndarray]:
 
 def word_strips(task_dir: Path, report_dir: Path, tag: str, config: dict) -> list[Figure]:
     """Return one strip per method: words it fixed and broke vs `none`, with both predictions."""
-    path = task_dir / f"per_word_{tag}.csv"
+    path = task_dir / f"per_word_{tag}.json"
     if not path.is_file():
         return []
-    words = pd.read_csv(path, keep_default_na=False, dtype={"label": str, "prediction": str})
+    words = read_table(path.with_suffix("")).frame
     if BASELINE not in set(words["method"]):
         return []
     base = words[words["method"] == BASELINE].set_index("id")

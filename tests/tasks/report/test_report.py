@@ -156,7 +156,7 @@ def test_interrupted_run_and_damaged_results(results, tmp_path):
     assert "smoke-rendered-words_rapidocr_x2_q30: per-word records stored (bicubic 24, none 24 words) but " \
            "Table II was not written" in md
     # A damaged file in one task leaves the others intact.
-    (copy / "widerface" / "table3_haar.csv").write_text("not,a\ntable")
+    (copy / "widerface" / "table3_haar.json").write_text("not a table")
     next((copy / "quality" / "examples").glob("*/*/hr.png")).write_bytes(b"not a png")
     md = build_report(copy).with_name("report.md").read_text()
     assert "could not be read" in md and "Table I: Y-PSNR" in md

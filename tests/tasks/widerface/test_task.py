@@ -46,7 +46,7 @@ def test_smoke_set_run_with_the_default_detector(tmp_path, capsys):
     assert cli_main(["evaluate", table.submission[2], "--gt", str(folder / "smoke_set")]) == 0
     printed = capsys.readouterr().out
     assert f"hard   AP {table.hard[2]:.6f}" in printed
-    provenance = json.loads((folder / "table3.provenance.json").read_text())
+    provenance = json.loads((folder / "table3.json").read_text())["provenance"]
     assert provenance["config"]["detector"]["name"] == "centerface"
 
 
@@ -56,8 +56,8 @@ def test_a_second_detector_keeps_both_tables(tmp_path):
     assert run_all.main(base) == 0
     assert run_all.main(base + ["--detector", "mtcnn"]) == 0
     folder = out / "widerface"
-    assert json.loads((folder / "table3.provenance.json").read_text())["config"]["detector"]["name"] == "centerface"
-    assert json.loads((folder / "table3_mtcnn.provenance.json").read_text())["config"]["detector"]["name"] == "mtcnn"
+    assert json.loads((folder / "table3.json").read_text())["provenance"]["config"]["detector"]["name"] == "centerface"
+    assert json.loads((folder / "table3_mtcnn.json").read_text())["provenance"]["config"]["detector"]["name"] == "mtcnn"
     report = (out / "report" / "report.md").read_text()
     assert "Table III with a second detector (mtcnn)" in report
 
