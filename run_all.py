@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_paths, check_device,
-                         check_out_dir, close_distributed, init_distributed, positive_int)
+                         check_out_dir, close_distributed, init_distributed, positive_int, run_command)
 from harness.errors import HarnessError
 from harness.registry import BuildOptions, known_names
 from harness.runner import run_task
@@ -154,11 +154,4 @@ def _report_cache(ctx: RunContext) -> None:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except HarnessError as exc:
-        print(f"run_all.py: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("run_all.py: interrupted; finished items are saved, re-run to resume", file=sys.stderr)
-        sys.exit(130)
+    run_command(main, "run_all.py")

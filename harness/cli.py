@@ -7,6 +7,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, NoReturn
 
 from harness.errors import HarnessError
 from harness.provenance import provenance
@@ -132,6 +133,19 @@ class RunContext:
         path = self.out_dir / task
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def run_command(main: Callable[[], int], prog: str) -> NoReturn:
+    """Exit with `main()`'s status; a HarnessError is one line `prog: error: ...` and exit 2, Ctrl-C exit 130
+    (finished records are on disk already)."""
+    try:
+        sys.exit(main())
+    except HarnessError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; finished items are saved, re-run to resume", file=sys.stderr)
+        sys.exit(130)
 
 
 def check_data_paths(paths: list[str] | None) -> None:

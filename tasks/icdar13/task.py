@@ -103,8 +103,7 @@ class TextTask(Task):
     unit = "words"
     time_field = "time_recognize"
 
-    def add_arguments(self, parser) -> None:
-        add_arguments(parser)
+    add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
     def batch_size(self, ctx: RunContext) -> int:
         return ctx.args.text_batch_size

@@ -77,8 +77,7 @@ class QualityTask(Task):
     default_preproc = DEFAULT_PREPROC
     unit = "images"
 
-    def add_arguments(self, parser) -> None:
-        add_arguments(parser)
+    add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
     def groups(self, ctx: RunContext) -> list[Group]:
         """One group per (set, QF): the set's images degraded x4 at that QF, every preprocessor."""

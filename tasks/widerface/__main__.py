@@ -2,10 +2,7 @@
 WIDER FACE submission folder with the official protocol (REFERENCE.md section 5)."""
 from __future__ import annotations
 
-import sys
-
-from harness.cli import ArgumentParser
-from harness.errors import HarnessError
+from harness.cli import ArgumentParser, run_command
 from tasks.widerface import evaluation as ev
 
 
@@ -57,8 +54,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except HarnessError as exc:
-        print(f"python -m tasks.widerface: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_command(main, "python -m tasks.widerface")

@@ -109,8 +109,7 @@ class FaceTask(Task):
     unit = "images"
     time_field = "time_detect"
 
-    def add_arguments(self, parser) -> None:
-        add_arguments(parser)
+    add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
     def groups(self, ctx: RunContext) -> list[Group]:
         """One group: the images (interleaved by event) under GT, LR and LR+<restorer> for each restorer."""
