@@ -119,8 +119,8 @@ def prepare(task: Task, item, group: Group) -> Prepared:
     t0 = time.perf_counter()
     try:
         original = task.load(item)
-    except HarnessError as exc:
-        return Prepared(error=str(exc))
+    except ITEM_ERRORS + (OSError,) as exc:   # an unreadable item, whatever the task's loader raised
+        return Prepared(error=_message(exc))
     p = Prepared(original=original, reference=original, degraded=original, time_load=time.perf_counter() - t0)
     d = group.degradation
     if d is not None:

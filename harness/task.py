@@ -7,7 +7,8 @@ in batches), the item-failure policy, resume, timings, progress and rank merging
     group.items -> load -> degrade(group.degradation) -> restorer(method.spec) -> task.score -> store
     stored records of every (group, method) -> task.write -> tables the report renders
 
-A *group* is what one results table is made of: the items of a data set under one degradation, and the
+Its report section (`report_section`) renders what `write` stored; without one, the report shows the
+task's tables as written. A *group* is what one results table is made of: the items of a data set under one degradation, and the
 methods to compare on them (e.g. Set5 at JPEG QF 20 with bicubic and cajnn). A *method* is one column:
 a restorer spec, or none (the task scores its input as it is), fed the degraded input or the original
 image. docs/adding_a_task.md walks through a new task.
@@ -122,3 +123,8 @@ class Task:
     def write(self, ctx, groups: list[Group], results: Results) -> list[Path]:
         """Write the task's tables from the stored records; return the paths written."""
         raise NotImplementedError
+
+    def report_section(self, out_dir: Path, report_dir: Path):
+        """Return the task's section of the report (a `tasks.report.model.Section`), or None for the
+        generic one: every table the task wrote under OUT/<name>/ (but `per_*` tables), as written."""
+        return None

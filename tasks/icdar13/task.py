@@ -154,6 +154,11 @@ class TextTask(Task):
         return paths
 
 
+    def report_section(self, out_dir: Path, report_dir: Path):
+        from tasks.icdar13.report import section
+
+        return section(out_dir, report_dir)
+
 TASK = TextTask()
 
 

@@ -128,6 +128,11 @@ class QualityTask(Task):
         return write_tables(ctx, groups, results)
 
 
+    def report_section(self, out_dir: Path, report_dir: Path):
+        from tasks.quality.report import section
+
+        return section(out_dir, report_dir)
+
 TASK = QualityTask()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib
 import shutil
 import sys
 import traceback
@@ -17,30 +18,49 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.provenance import git_commit
 from harness.store import atomic_write_text
-from tasks.report import faces, html, markdown, quality, text
-from tasks.report.model import Section
+from harness.tables import read_table
+from tasks import TASKS
+from tasks.report import html, markdown
+from tasks.report.model import Provenance, Section, Table, fmt
 
 TITLE = "CAJNN reproduction: restorers before high-level vision, beside the paper"
-# key, title (for a section that failed to build), builder(out_dir, report_dir) -> Section
-SECTIONS = (
-    ("quality", "Image quality (Table I)", quality.section),
-    ("icdar13", "Text recognition (Table II)", text.section),
-    ("widerface", "Face detection (Table III, Fig. 6)", faces.section),
-)
 GENERATED = ("images", "plots")  # sub-folders the build rewrites from scratch
 
 
 def build_sections(out_dir: Path, report_dir: Path) -> list[Section]:
     """Return every section; one whose stored results cannot be read carries the error instead."""
     sections = []
-    for key, title, builder in SECTIONS:
+    for key, module in TASKS.items():   # in the order of the task table
         try:
-            sections.append(builder(out_dir, report_dir))
+            task = importlib.import_module(module).TASK
+            sections.append(task.report_section(out_dir, report_dir) or generic_section(key, out_dir))
         except Exception as exc:  # a damaged results file must not hide the other tasks' results
             print(f"report: {key}: could not read results: {exc}", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
-            sections.append(Section(key, title, error=f"{type(exc).__name__}: {exc}"))
+            sections.append(Section(key, key, error=f"{type(exc).__name__}: {exc}"))
     return sections
+
+
+def generic_section(key: str, out_dir: Path) -> Section:
+    """Return the section of a task without its own: every table it wrote (`OUT/<key>/*.json`, but the
+    per-item `per_*` tables), numbers to 4 decimals (whole numbers without), with the provenance of each."""
+    sec = Section(key, key)
+    stems = [p.with_suffix("") for p in sorted((out_dir / key).glob("*.json")) if not p.name.startswith("per_")]
+    if not stems:
+        sec.missing.append(f"{key}: no results (run `python run_all.py --task {key}`)")
+    for stem in stems:
+        stored = read_table(stem)
+        frame = stored.frame.map(_cell)
+        sec.tables.append(Table(f"{key}-{stem.name}", stored.title or stem.name, frame, stored.notes))
+        sec.provenance.append(Provenance(f"{key} {stem.name}", stored.provenance))
+    return sec
+
+
+def _cell(value):
+    """Return a number as printed in a generic table: whole numbers without decimals, others to 4."""
+    if isinstance(value, float) and value == value and value.is_integer():
+        return str(int(value))
+    return fmt(value, 4) if isinstance(value, float) else value
 
 
 def build_report(out_dir: str | Path, report_dir: str | Path | None = None) -> Path:

@@ -159,6 +159,11 @@ class FaceTask(Task):
         return write_outputs(ctx, group, results)
 
 
+    def report_section(self, out_dir: Path, report_dir: Path):
+        from tasks.widerface.report import section
+
+        return section(out_dir, report_dir)
+
 TASK = FaceTask()
 
 

@@ -40,6 +40,8 @@ class MeanTask(Task):
     def load(self, item):
         if item.id == "bad":
             raise ImageLoadError("bad: not an image")
+        if item.id == "gone":
+            raise FileNotFoundError("gone.png")
         return np.full((16, 12, 3), 10 * int(item.id), np.uint8)
 
     def record_key(self, ctx, group, method):
@@ -99,6 +101,15 @@ def test_a_failing_batch_is_scored_again_one_item_at_a_time(tmp_path):
     # batches: [0, 1] fails, then [0] and [1] alone; [2, 3]; "bad" is never scored
     assert task.score_calls == [("none", ["0", "1"]), ("none", ["0"]), ("none", ["1"]), ("none", ["2", "3"])]
     assert task.results.common(group) == ["0", "2", "3"]
+
+
+def test_any_load_error_of_an_item_is_recorded(tmp_path):
+    task = MeanTask(n=2)
+    task.groups = lambda ctx: [Group("g", [Item("0"), Item("gone")], None, [Method("none", "none")])]
+    run_task(_ctx(tmp_path, ["none"]), task)
+    group = task.groups(None)[0]
+    assert task.results.of(group, "none")["gone"]["error"] == "FileNotFoundError: gone.png"
+    assert task.results.of(group, "none")["0"]["shape"] == [16, 12, 3]   # not degraded: as loaded
 
 
 def test_a_rerun_resumes_retries_failures_and_force_recomputes(tmp_path):

@@ -65,7 +65,8 @@ def test_table_resume_force_and_record_key(tmp_path, reads):
     assert pd.isna(t.loc["none", "fixed"])
     md = (out / "digits" / "table.md").read_text()
     assert "Toy digit reading" in md and "Provenance" in md and "commit" in md
-    assert (out / "report" / "report.md").is_file()   # the report build ignores the unknown task's folder
+    report = (out / "report" / "report.md").read_text()   # the generic section: the table as written
+    assert "### Toy digit reading" in report and f"| bicubic | 24 | 24 | 100 | 0 | {small} | 0 | 0.0078 |" in report
 
     run_all.main(args)   # resume: everything is recorded
     assert len(reads) == 2 * 24 and record_lines(out) == 2 * 24

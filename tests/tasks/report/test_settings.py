@@ -1,9 +1,9 @@
 """Setting texts: the paper's, or what stands in for it, from a restorer's stored description."""
 import pandas as pd
 
-from tasks.report.faces import substitutions as face_substitutions
+from tasks.widerface.report import substitutions as face_substitutions
 from tasks.report.settings import PAPER, footnote_settings, restorer_setting, setting_text
-from tasks.report.text import substitutions as text_substitutions
+from tasks.icdar13.report import substitutions as text_substitutions
 
 CAJNN_SMALL = {"name": "cajnn", "scale": 4, "config": {"nf": 32, "gc": 16, "nb": 3}, "parameters": 655843,
                "iterations": 12000, "train_config": "cpu_small", "train_wall_s": 7200}
