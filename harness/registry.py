@@ -201,6 +201,7 @@ REGISTRY: dict[str, Callable[[BuildOptions], Preprocessor] | str] = {
     "arcnn": "preproc.arcnn:build_preprocessor",
     "dncnn": "preproc.dncnn:build_preprocessor",
     "realesrgan": "preproc.realesrgan:build_preprocessor",
+    "dat": "preproc.dat:build_preprocessor",
 }
 
 # Stage prefixes handled by plug-in loaders: "prefix:REST" -> factory(rest, options). The key

@@ -44,6 +44,50 @@ class _DescriptorModule(nn.Module):
         return self.descriptor(x)
 
 
+def load_spandrel_descriptor(file: Path, label: str):
+    """Return spandrel's ImageModelDescriptor for the RGB image-to-image checkpoint `file`; every error
+    is one line that starts with `label`."""
+    try:
+        import spandrel
+    except ImportError:
+        raise HarnessError(f"{label}: the spandrel package is not installed; "
+                           f"run: {SPANDREL_INSTALL}") from None
+    try:
+        descriptor = spandrel.ModelLoader(device="cpu").load_from_file(file)
+    except spandrel.UnsupportedModelError:
+        raise HarnessError(f"{label}: unsupported architecture (spandrel "
+                           f"{spandrel.__version__} recognises no model in this checkpoint)") from None
+    except Exception as exc:  # a third-party loader on a user's file: report any failure on one line
+        raise HarnessError(f"{label}: cannot load ({one_line(exc)})") from None
+    arch = descriptor.architecture.name
+    if not isinstance(descriptor, spandrel.ImageModelDescriptor):
+        raise HarnessError(f"{label}: {arch} is a {type(descriptor).__name__} (inpainting or "
+                           f"masked model), not an image-to-image restorer")
+    if descriptor.input_channels != 3 or descriptor.output_channels != 3:
+        raise HarnessError(f"{label}: {arch} takes {descriptor.input_channels} input and gives "
+                           f"{descriptor.output_channels} output channels; the harness needs RGB (3 and 3)")
+    return descriptor
+
+
+def spandrel_restorer(descriptor, file: Path, name: str, options: BuildOptions,
+                      extra: dict | None = None) -> Preprocessor:
+    """Return a TorchRestorer named `name` running a spandrel `descriptor` loaded from `file`; its
+    description adds the architecture, the weights file and its hash, and spandrel's version to `extra`."""
+    import spandrel
+
+    from harness.store import file_sha256
+    from preproc.torch_restorer import TorchRestorer
+
+    extra = {**(extra or {}), "architecture": descriptor.architecture.id, "purpose": descriptor.purpose,
+             "weights": str(file), "weights_sha256": file_sha256(file),
+             "spandrel_version": spandrel.__version__}
+    restorer = TorchRestorer(_DescriptorModule(descriptor), scale=descriptor.scale, name=name,
+                             options=options, describe_extra=extra)
+    if options.tile is None and descriptor.tiling != spandrel.ModelTiling.SUPPORTED:
+        restorer.tile = 0  # the model says tiling is discouraged or done internally: run whole images
+    return restorer
+
+
 def spandrel_stage(path: str, options: BuildOptions) -> Preprocessor:
     """Return the Preprocessor for `spandrel:PATH`: the checkpoint at PATH loaded by spandrel."""
     spec = f"spandrel:{path}"
@@ -52,36 +96,8 @@ def spandrel_stage(path: str, options: BuildOptions) -> Preprocessor:
         raise HarnessError(f"plug-in {spec!r}: give a checkpoint path after 'spandrel:'")
     if not file.is_file():
         raise HarnessError(f"plug-in {spec!r}: file not found")
-    try:
-        import spandrel
-    except ImportError:
-        raise HarnessError(f"plug-in {spec!r}: the spandrel package is not installed; "
-                           f"run: {SPANDREL_INSTALL}") from None
-    try:
-        descriptor = spandrel.ModelLoader(device="cpu").load_from_file(file)
-    except spandrel.UnsupportedModelError:
-        raise HarnessError(f"plug-in {spec!r}: unsupported architecture (spandrel "
-                           f"{spandrel.__version__} recognises no model in this checkpoint)") from None
-    except Exception as exc:  # a third-party loader on a user's file: report any failure on one line
-        raise HarnessError(f"plug-in {spec!r}: cannot load ({one_line(exc)})") from None
-    arch = descriptor.architecture.name
-    if not isinstance(descriptor, spandrel.ImageModelDescriptor):
-        raise HarnessError(f"plug-in {spec!r}: {arch} is a {type(descriptor).__name__} (inpainting or "
-                           f"masked model), not an image-to-image restorer")
-    if descriptor.input_channels != 3 or descriptor.output_channels != 3:
-        raise HarnessError(f"plug-in {spec!r}: {arch} takes {descriptor.input_channels} input and gives "
-                           f"{descriptor.output_channels} output channels; the harness needs RGB (3 and 3)")
-    from harness.store import file_sha256
-    from preproc.torch_restorer import TorchRestorer
-
-    extra = {"plugin": "spandrel", "architecture": descriptor.architecture.id, "purpose": descriptor.purpose,
-             "weights": str(file), "weights_sha256": file_sha256(file),
-             "spandrel_version": spandrel.__version__}
-    restorer = TorchRestorer(_DescriptorModule(descriptor), scale=descriptor.scale, name=spec,
-                             options=options, describe_extra=extra)
-    if options.tile is None and descriptor.tiling != spandrel.ModelTiling.SUPPORTED:
-        restorer.tile = 0  # the model says tiling is discouraged or done internally: run whole images
-    return restorer
+    descriptor = load_spandrel_descriptor(file, f"plug-in {spec!r}")
+    return spandrel_restorer(descriptor, file, spec, options, extra={"plugin": "spandrel"})
 
 
 # -- MODULE:CALLABLE -------------------------------------------------------------------------------
