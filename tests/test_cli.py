@@ -27,15 +27,32 @@ def _run(*args):
     (["--out", "README.md"], "--out README.md: exists and is not a folder"),
     (["--out", "/proc/no/such/folder"], "--out /proc/no/such/folder: cannot write there"),
 ])
-def test_bad_input_is_one_line(args, needle, tmp_path):
+def test_bad_input_is_one_line(args, needle, tmp_path, capsys, monkeypatch):
+    """In process, through the same exit path as `python run_all.py` (a subprocess per case costs 7 s of
+    imports; the test below runs the real command line once)."""
+    import run_all
+    from harness.cli import run_command
+
+    monkeypatch.chdir(PROJECT_ROOT)
     out = [] if "--out" in args else ["--out", str(tmp_path)]
-    result = _run("--task", "quality", "--limit", "1", "--qf", "40", "--threads", "1", *args, *out)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = [l for l in result.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1 and needle in lines[0], result.stderr
+    argv = ["--task", "quality", "--limit", "1", "--qf", "40", "--threads", "1", *args, *out]
+    with pytest.raises(SystemExit) as exit_info:
+        run_command(lambda: run_all.main(argv), "run_all.py")
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and needle in lines[0], stderr
 
 
+def test_the_command_line_gives_one_line_and_exit_2():
+    result = _run("--task", "quality", "--device", "foo")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == ["run_all.py: error: --device foo: not a torch device (e.g. cpu, "
+                                                  "cuda, cuda:1)"]
+
+
+@pytest.mark.slow
 def test_self_ensemble_flag_reaches_the_restorer(tmp_path):
     result = _run("--task", "quality", "--preproc", "cajnn", "--self-ensemble", "--limit", "1", "--qf", "40",
                   "--threads", "1", "--out", str(tmp_path))

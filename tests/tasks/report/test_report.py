@@ -102,6 +102,7 @@ def test_report_only_option_rebuilds_from_stored_results(results, tmp_path):
     assert strip(a) == strip(b)
 
 
+@pytest.mark.slow
 def test_page_in_headless_browser(results, tmp_path):
     page = results / "report" / "index.html"
     html = page.read_text()

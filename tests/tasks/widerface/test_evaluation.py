@@ -54,6 +54,7 @@ def test_synthetic_submission_golden(official_gt, synthetic_submission):
         assert aps[setting] == pytest.approx(value, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_synthetic_submission_oracle(widerface_root, synthetic_submission):
     aps = ref.wider_eval(str(synthetic_submission), str(widerface_root / "eval_tools" / "ground_truth"))
     for setting, value in SYNTH_GOLDEN.items():
