@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_paths, check_device,
                          check_out_dir, close_distributed, init_distributed, positive_int, run_command)
 from harness.errors import HarnessError
-from harness.registry import BuildOptions, known_names
+from harness.registry import BuildOptions, build, known_names
 from harness.runner import run_task
 from harness.task import Task
 from tasks import TASKS
@@ -21,8 +21,8 @@ from tasks import TASKS
 
 def build_parser() -> tuple[ArgumentParser, dict]:
     parser = ArgumentParser(prog="run_all.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--task", nargs="+", default=["quality"],
-                        help=f"task(s) to run: {', '.join(TASKS)} or all (default: quality)")
+    parser.add_argument("--task", nargs="+", default=None,
+                        help=f"task(s) to run: {', '.join(TASKS)} or all (default: quality; with --leaderboard: all)")
     parser.add_argument("--preproc", nargs="+", default=None,
                         help="preprocessor specs, e.g. none bicubic cajnn cajnn+down spandrel:PATH "
                              "my_module:restore (default: the task's own list)")
@@ -51,6 +51,10 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--force", action="store_true",
                         help="recompute every item even if it is recorded (default: a re-run skips finished "
                              "items and retries failed ones)")
+    parser.add_argument("--leaderboard", action="store_true",
+                        help="rank restorers on every task (or the --task ones) over a degradation sweep (default "
+                             "--degrade x4,q10 x4,q20 x4,q40 x4,q75 x4; --preproc default: every x4 restorer that "
+                             "installs offline; --data TASK=PATH ...); writes OUT/leaderboard/ (docs/leaderboard.md)")
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="only build DIR/report/{index.html,report.md} from the results stored in DIR "
                              "(runs no task); every run also rebuilds the report of its --out at its end")
@@ -99,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) -> int:
     error, names, options = None, [], None
     try:
-        names = list(TASKS) if "all" in args.task else args.task
+        names = args.task or (["all"] if args.leaderboard else ["quality"])
+        names = list(TASKS) if "all" in names else names
         for name in names:
             if name not in TASKS:
                 raise HarnessError(f"unknown task {name!r}; known: {', '.join(TASKS)}, all")
-        check_data_paths(args.data)
+        check_data_paths([p.partition("=")[2] if args.leaderboard and "=" in p else p for p in args.data or []])
         options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile,
                                self_ensemble=args.self_ensemble)
     except HarnessError as exc:
@@ -117,6 +122,13 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) 
             torch.set_num_threads(args.threads)
     except ImportError:
         pass
+    if args.leaderboard:
+        from tasks.leaderboard.run import run_leaderboard
+
+        for spec in args.preproc or []:  # fail fast on a bad name before any long work
+            build(spec, options)
+        run_leaderboard(args, known, names, options, rank, world_size)
+        names = []
     for name in names:
         task = known[name]
         specs = args.preproc or list(task.default_preproc)

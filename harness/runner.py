@@ -49,6 +49,13 @@ FIRST_ITEMS = 8   # a restorer that fails on each of its first 8 items (or all, 
 
 def run_task(ctx, task: Task) -> list[Path]:
     """Run `task` as `ctx` says (every rank its share); return the paths rank 0 wrote."""
+    groups, results = execute(ctx, task)
+    return task.write(ctx, groups, results) if results is not None else []
+
+
+def execute(ctx, task: Task) -> tuple[list[Group], Results | None]:
+    """Score every pending item of `task` (this rank's share); return its groups and, on the rank that
+    writes (rank 0, after every rank has finished), the stored records of the items run."""
     groups = task.groups(ctx)
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
@@ -74,8 +81,8 @@ def run_task(ctx, task: Task) -> list[Path]:
 
     broken.finish(has_results)
     if not ctx.finish_shard():   # every rank waits for all shards; rank 0 merges and writes
-        return []
-    return task.write(ctx, groups, collect(task, ctx, groups, stores))
+        return groups, None
+    return groups, collect(task, ctx, groups, stores)
 
 
 def run_items(ctx, group: Group) -> list:

@@ -1,6 +1,10 @@
-"""Paired statistics for comparing two methods on the same items."""
+"""Paired statistics for comparing methods on the same items: exact McNemar for right/wrong outcomes,
+the paired bootstrap for means, and ranks that only separate methods whose intervals do not overlap."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 from scipy.stats import binom
 
 
@@ -18,3 +22,66 @@ def mcnemar_exact(fixed: int, broken: int) -> float:
     if n == 0:
         return 1.0
     return float(min(1.0, 2.0 * binom.cdf(min(b, c), n, 0.5)))
+
+
+def resample_weights(num_items: int, resamples: int, seed: int) -> np.ndarray:
+    """Return (resamples, num_items) multiplicities of items drawn with replacement (one bootstrap
+    resample per row; the same rows serve every method, which makes the differences paired)."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, num_items, size=(resamples, num_items))
+    weights = np.zeros((resamples, num_items))
+    np.add.at(weights, (np.repeat(np.arange(resamples), num_items), draws.ravel()), 1.0)
+    return weights
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference of means (method - baseline) and its bootstrap percentile interval."""
+
+    value: float
+    low: float
+    high: float
+
+
+def paired_bootstrap(values: dict[str, np.ndarray], baseline: str, resamples: int = 1000, seed: int = 0,
+                     level: float = 0.95) -> dict[str, Difference]:
+    """Return method -> difference of its mean from `baseline`'s, with a percentile interval from
+    `resamples` paired bootstrap resamples of the items (`values[m][i]` is method m's score on item i;
+    every array covers the same items in the same order). The baseline's own difference is 0 [0, 0]."""
+    base = np.asarray(values[baseline], dtype=float)
+    if not len(base):
+        raise ValueError("paired bootstrap over no items")
+    weights = resample_weights(len(base), resamples, seed)
+    out = {}
+    for name, scores in values.items():
+        scores = np.asarray(scores, dtype=float)
+        if scores.shape != base.shape:
+            raise ValueError(f"{name} and {baseline} cover different items")
+        delta = scores - base
+        boot = weights @ delta / len(delta)
+        low, high = np.percentile(boot, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+        out[name] = Difference(float(delta.mean()), float(low), float(high))
+    return out
+
+
+def shared_ranks(scores: dict[str, float], intervals: dict[str, tuple[float, float]]) -> dict[str, int]:
+    """Return name -> rank (1 = best score) where methods whose intervals overlap, directly or through a
+    chain of overlapping intervals, share a rank: no two methods are ranked apart unless every interval
+    of one group lies above every interval of the other. Competition ranking (1, 1, 3)."""
+    names = sorted(scores, key=lambda n: intervals[n][0])
+    groups, high = [], -np.inf
+    for name in names:   # merge overlapping intervals, in order of their lower ends
+        low, top = intervals[name]
+        if groups and low <= high:
+            groups[-1].append(name)
+            high = max(high, top)
+        else:
+            groups.append([name])
+            high = top
+    groups.sort(key=lambda g: -max(scores[n] for n in g))
+    ranks, better = {}, 0
+    for group in groups:
+        for name in group:
+            ranks[name] = better + 1
+        better += len(group)
+    return ranks

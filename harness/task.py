@@ -124,6 +124,13 @@ class Task:
         """Write the task's tables from the stored records; return the paths written."""
         raise NotImplementedError
 
+    def leaderboard_rows(self, ctx, groups: list[Group], results: Results) -> list[dict]:
+        """Return the task's leaderboard rows (harness/leaderboard.py): per group, one row per method with
+        "set", "method" (the restorer spec; "none" for no restoration), "metric", "score" (higher is
+        better), "n_items", the `vs_none` / `vs_bicubic` differences with intervals, "seconds_per_mp" and
+        "parameters". The default, no rows, leaves the task out of `run_all.py --leaderboard`."""
+        return []
+
     def report_section(self, out_dir: Path, report_dir: Path):
         """Return the task's section of the report (a `tasks.report.model.Section`), or None for the
         generic one: every table the task wrote under OUT/<name>/ (but `per_*` tables), as written."""

@@ -14,6 +14,7 @@ import pandas as pd
 from harness.cli import RunContext, key_value_options, positive_int
 from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
+from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.provenance import provenance
 from harness.runner import ITEM_ERRORS, run_items
 from harness.store import slug
@@ -146,6 +147,28 @@ class TextTask(Task):
     def failure_fields(self, item: WordItem, method: Method) -> dict:
         # A word that failed counts as wrong for its method: every method keeps the same denominator.
         return {"label": item.label, "preproc": method.spec, "prediction": "", "confidence": 0.0, "correct": False}
+
+    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], results: Results) -> list[dict]:
+        """Per table: word accuracy (%) over all words (a failure is a wrong word), paired intervals and the
+        exact McNemar p against none."""
+        rows = []
+        for group in groups:
+            ids = [it.id for it in run_items(ctx, group)]
+            outcomes = {m.spec: results.of(group, m) for m in group.methods}
+            values = {spec: np.array([100.0 * bool(recs.get(i, {}).get("correct")) for i in ids])
+                      for spec, recs in outcomes.items()}
+            extra = {}
+            for m in group.methods:
+                ok = list(results.ok(group, m).values())
+                extra[m.spec] = {"seconds_per_mp": seconds_per_megapixel(ok, "recognizer_input_shape"),
+                                 "parameters": ctx.preprocessor(m.spec).num_parameters}
+                if BASELINE in outcomes and m.spec != BASELINE:
+                    base = {i: bool(outcomes[BASELINE].get(i, {}).get("correct")) for i in ids}
+                    mine = {i: bool(outcomes[m.spec].get(i, {}).get("correct")) for i in ids}
+                    extra[m.spec]["p_vs_none"] = paired(base, mine).p_value
+            rows += [{"set": group.info["condition"].word_set.name, **r}
+                     for r in mean_rows("word accuracy (%)", values, extra)]
+        return rows
 
     def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
         paths = []

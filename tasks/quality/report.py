@@ -51,8 +51,12 @@ class Store:
 def read_stores(task_dir: Path) -> tuple[list[Store], list[str]]:
     """Return the newest store per (set, QF, spec), and notes about older ones that were skipped."""
     found: dict[tuple, list[Store]] = {}
+    no_jpeg = 0
     for config_path in sorted((task_dir / "records").glob("*/config.json")):
         blob = json.loads(config_path.read_text(encoding="utf-8"))
+        if blob.get("config", {}).get("qf") is None:   # `--degrade x4`: not a Table I setting
+            no_jpeg += 1
+            continue
         store = Store(config_path.parent, blob.get("config", {}), blob.get("provenance", {}),
                       list(read_records(config_path.parent).values()))
         found.setdefault(store.key, []).append(store)
@@ -63,6 +67,9 @@ def read_stores(task_dir: Path) -> tuple[list[Store], list[str]]:
         if len(group) > 1:
             notes.append(f"{key[0]} QF {key[1]} {key[2]}: {len(group) - 1} older record store(s) with another "
                          f"configuration (e.g. other weights) ignored; the newest is shown.")
+    if no_jpeg:
+        notes.append(f"{no_jpeg} record store(s) of LR inputs without JPEG (`--degrade x4`) are not a Table I "
+                     "setting and are not shown here; their numbers are in quality/table1.md.")
     return stores, notes
 
 

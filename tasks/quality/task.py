@@ -11,6 +11,7 @@ from harness.cli import RunContext, quality_factor
 from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
 from harness.image import load_image, save_image
+from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.metrics import psnr_y, ssim_y
 from harness.provenance import provenance
 from harness.store import slug
@@ -37,18 +38,24 @@ def add_arguments(parser) -> None:
                             "set under OUT/quality/examples for the report's image grid (default 1; 0: none)")
 
 
-def quality_factors(ctx: RunContext) -> list[int]:
-    """Return the QFs of the run: from --qf, or from --degrade (each x4 with a JPEG quality)."""
+def quality_factors(ctx: RunContext) -> list[int | None]:
+    """Return the QFs of the run: from --qf, or from --degrade (each x4, with a JPEG quality or, None,
+    without JPEG: `--degrade x4`)."""
     degradations = parse_degradations(getattr(ctx.args, "degrade", None))
     if degradations is None:
         return list(dict.fromkeys(ctx.args.qf or DEFAULT_QF))
     if ctx.args.qf:
         raise HarnessError("--qf and --degrade both give the quality task's degradations; give one")
     for d in degradations:
-        if d.scale != SCALE or d.quality is None:
-            raise HarnessError(f"--degrade {d.tag}: the quality task degrades x{SCALE} with a JPEG quality "
-                               f"(e.g. x{SCALE},q20)")
+        if d.scale != SCALE:
+            raise HarnessError(f"--degrade {d.tag}: the quality task degrades x{SCALE} (e.g. x{SCALE},q20, or "
+                               f"x{SCALE} without JPEG)")
     return [d.quality for d in degradations]
+
+
+def qf_tag(qf: int | None) -> str:
+    """Return `q<QF>`, or `nojpeg` for an LR input without JPEG, for names."""
+    return "nojpeg" if qf is None else f"q{qf}"
 
 
 def image_sets(ctx: RunContext) -> list[ImageSet]:
@@ -90,8 +97,9 @@ class QualityTask(Task):
                                    f"x{SCALE} restorers (e.g. bicubic, cajnn, arcnn+rrdb)")
         methods = [Method(spec, spec) for spec in ctx.preproc_specs]
         n_examples = max(0, getattr(ctx.args, "examples", 0))
-        return [Group(f"{s.name}_q{qf}", list(s.files), Degradation(SCALE, qf), methods,
-                      info={"set": s, "qf": qf, "examples": {p.name for p in list(s.files)[:n_examples]}})
+        return [Group(f"{s.name}_{qf_tag(qf)}", list(s.files), Degradation(SCALE, qf), methods,
+                      info={"set": s, "qf": qf, "examples": {p.name for p in list(s.files)[:n_examples]}
+                            if qf is not None else set()})   # the report's crops are per QF
                 for s in sets for qf in qfs]
 
     def item_id(self, item: Path) -> str:
@@ -105,7 +113,7 @@ class QualityTask(Task):
         config = {"task": "quality", "set": image_set.name, "set_root": str(image_set.root), "qf": qf,
                   "scale": SCALE, "preprocessor": ctx.preprocessor(method.spec).describe(),
                   "crop_border": ctx.args.crop_border, "recipe": RECIPE}
-        return f"{image_set.name}_q{qf}_{slug(method.spec)}", config, {}
+        return f"{image_set.name}_{qf_tag(qf)}_{slug(method.spec)}", config, {}
 
     def score(self, ctx: RunContext, group: Group, method: Method, samples: list[Sample]) -> list[dict]:
         records = []
@@ -127,6 +135,17 @@ class QualityTask(Task):
     def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
         return write_tables(ctx, groups, results)
 
+
+    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], results: Results) -> list[dict]:
+        """Per (set, QF): mean Y-PSNR on the images every method scored, paired intervals vs bicubic."""
+        rows = []
+        for group in groups:
+            common = results.common(group)
+            values = {m.spec: np.array([results.of(group, m)[i]["psnr"] for i in common]) for m in group.methods}
+            extra = {m.spec: {"seconds_per_mp": seconds_per_megapixel(list(results.ok(group, m).values()), "hr_shape"),
+                              "parameters": ctx.preprocessor(m.spec).num_parameters} for m in group.methods}
+            rows += [{"set": group.info["set"].name, **r} for r in mean_rows("Y-PSNR (dB)", values, extra)]
+        return rows
 
     def report_section(self, out_dir: Path, report_dir: Path):
         from tasks.quality.report import section

@@ -38,6 +38,15 @@ def build_sections(out_dir: Path, report_dir: Path) -> list[Section]:
             print(f"report: {key}: could not read results: {exc}", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
             sections.append(Section(key, key, error=f"{type(exc).__name__}: {exc}"))
+    try:
+        from tasks.leaderboard.report import section as leaderboard_section
+
+        leaderboard = leaderboard_section(out_dir, report_dir)
+        if leaderboard is not None:
+            sections.append(leaderboard)
+    except Exception as exc:  # as above
+        print(f"report: leaderboard: could not read results: {exc}", file=sys.stderr)
+        sections.append(Section("leaderboard", "Restorer leaderboard", error=f"{type(exc).__name__}: {exc}"))
     return sections
 
 

@@ -8,16 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from harness.stats import resample_weights
 from tasks.widerface import evaluation as ev
-
-
-def resample_weights(num_images: int, resamples: int, seed: int) -> np.ndarray:
-    """Return (resamples, num_images) multiplicities of images drawn with replacement."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, num_images, size=(resamples, num_images))
-    weights = np.zeros((resamples, num_images))
-    np.add.at(weights, (np.repeat(np.arange(resamples), num_images), draws.ravel()), 1.0)
-    return weights
 
 
 def batched_voc_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:

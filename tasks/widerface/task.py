@@ -18,6 +18,7 @@ import pandas as pd
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
 from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
+from harness.leaderboard import seconds_per_megapixel
 from harness.image import load_image
 from harness.provenance import provenance
 from harness.runner import run_items
@@ -154,6 +155,31 @@ class FaceTask(Task):
             records.append({"boxes": rows.tolist(), "input_shape": list(s.output.shape)})
         return records
 
+    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], results: Results) -> list[dict]:
+        """Hard-setting AP of LR (as `none`) and of each LR+<restorer> (as the restorer), paired bootstrap
+        intervals over images vs LR and vs LR+bicubic (needs `write` first: it evaluates)."""
+        group, = groups
+        evaluations = {n: e for n, e in group.info["evaluations"].items() if n != "GT"}
+        name = {n: "none" if n == "LR" else n[len("LR+"):] for n in evaluations}
+        rows = {}
+        for n, evaluation in evaluations.items():
+            spec = group.info["conditions"][n].spec
+            rows[n] = {"set": "smoke" if group.info["dataset"].embedded else group.info["dataset"].root.name,
+                       "method": name[n], "metric": "AP hard",
+                       "score": ev.summarize(ev.accumulate(evaluation))["hard"], "n_items": evaluation.num_images,
+                       "seconds_per_mp": group.info["seconds_per_mp"][n],
+                       "parameters": ctx.preprocessor(spec).num_parameters if spec else None}
+        for baseline in ("LR", "LR+bicubic"):
+            if baseline not in evaluations:
+                continue
+            diffs = bootstrap_differences(evaluations, baseline, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+            diffs = diffs[diffs.setting == "hard"]
+            key = f"vs_{name[baseline]}"
+            rows[baseline].update({key: 0.0, f"{key}_low": 0.0, f"{key}_high": 0.0})
+            for r in diffs.itertuples():
+                rows[r.condition].update({key: r.difference, f"{key}_low": r.ci_low, f"{key}_high": r.ci_high})
+        return list(rows.values())
+
     def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
         group, = groups
         return write_outputs(ctx, group, results)
@@ -220,6 +246,9 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
     per_image = pd.DataFrame(per_image)
     summary = _summary(conditions, results, per_image, len(evaluated))
     evaluations = {c.name: results[c.name]["evaluation"] for c in conditions}
+    group.info["evaluations"] = evaluations   # for leaderboard_rows
+    group.info["seconds_per_mp"] = {c.name: seconds_per_megapixel(
+        [records[c.name][n] for n in evaluated], "input_shape") for c in conditions}
     diffs = bootstrap_differences(evaluations, "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
     if "LR+bicubic" in evaluations:   # restorers against plain bicubic upscaling, on the same resamples
         restored = {n: e for n, e in evaluations.items() if n.startswith("LR+")}

@@ -1,0 +1,155 @@
+"""Run the leaderboard: each task at each degradation of the sweep, then rank and write.
+
+    python run_all.py --leaderboard                                   # embedded smoke data, all restorers
+    python run_all.py --leaderboard --preproc bicubic cajnn --degrade x4,q10 x4,q20 \\
+        --data quality=../shared/data/sr/Set5 quality=../shared/data/sr/Set14 \\
+               icdar13=../shared/data/text/svt_test widerface=../shared/data/widerface
+
+Runs go to OUT/leaderboard/runs/<degradation>/<task>/ (records, the task's own tables); the leaderboard
+to OUT/leaderboard/leaderboard.{json,csv,md}, with plots under OUT/leaderboard/.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from harness.cli import RunContext
+from harness.degrade import Degradation, parse_degradations
+from harness.errors import HarnessError
+from harness.leaderboard import rank_rows
+from harness.provenance import provenance
+from harness.registry import BuildOptions, build
+from harness.runner import execute
+from harness.tables import write_table
+from harness.task import Task
+
+DEFAULT_SWEEP = ["x4,q10", "x4,q20", "x4,q40", "x4,q75", "x4"]
+# The x4 restorers that install offline (docs/restorers.md), cheapest first; those that cannot be built
+# here (e.g. `dat` without its wheel) are left out with a note.
+DEFAULT_RESTORERS = ["bicubic", "cajnn", "arcnn+rrdb", "dncnn+rrdb", "dat", "dncnn+dat", "realesrgan"]
+
+
+def degradation_spec(d: Degradation) -> str:
+    """Return the `--degrade` spelling of `d` (x4,q20 or x4)."""
+    return f"x{d.scale}" + (f",q{d.quality}" if d.quality is not None else "")
+
+
+def task_data(items: list[str] | None, names: list[str]) -> dict[str, list[str]]:
+    """Return task -> its --data paths from TASK=PATH items (a bare PATH only when one task runs)."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        task, sep, path = item.partition("=")
+        if sep and task in names:
+            out.setdefault(task, []).append(path)
+        elif len(names) == 1 and not sep:
+            out.setdefault(names[0], []).append(item)
+        else:
+            raise HarnessError(f"--data {item}: with --leaderboard give each path as TASK=PATH, TASK one of "
+                               f"{', '.join(names)} (e.g. quality=../shared/data/sr/Set5)")
+    return out
+
+
+def default_restorers(options: BuildOptions) -> tuple[list[str], list[str]]:
+    """Return (the default restorers that can be built here, notes on those that cannot)."""
+    specs, notes = [], []
+    for spec in DEFAULT_RESTORERS:
+        try:
+            build(spec, options)
+            specs.append(spec)
+        except HarnessError as exc:
+            notes.append(f"{spec} left out: {exc}")
+    return specs, notes
+
+
+def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: list[str], options: BuildOptions,
+                    rank: int = 0, world_size: int = 1) -> list[Path]:
+    """Run `names` over the sweep with the chosen restorers; on rank 0 write the leaderboard."""
+    names = [n for n in names if type(tasks[n]).leaderboard_rows is not Task.leaderboard_rows]
+    data = task_data(args.data, names)
+    sweep = parse_degradations(args.degrade or DEFAULT_SWEEP)
+    if args.preproc:
+        specs, notes = list(dict.fromkeys(args.preproc)), []
+    else:
+        specs, notes = default_restorers(options)
+    specs = ["bicubic"] + [s for s in specs if s not in ("bicubic", "none")]   # bicubic: the reference row
+    out = Path(args.out) / "leaderboard"
+    rows = []
+    for name in names:
+        task = tasks[name]
+        for d in sweep:
+            run_args = argparse.Namespace(**vars(args))
+            run_args.degrade, run_args.qf, run_args.lr_qf = [degradation_spec(d)], None, None
+            run_args.data = data.get(name)
+            ctx = RunContext(args=run_args, out_dir=out / "runs" / d.tag,
+                             preproc_specs=(["none"] if name == "icdar13" else []) + specs,
+                             build_options=options, rank=rank, world_size=world_size)
+            groups, results = execute(ctx, task)
+            if results is None:   # not the writing rank
+                continue
+            task.write(ctx, groups, results)
+            rows += [{"task": name, "degradation": d.tag, **r} for r in task.leaderboard_rows(ctx, groups, results)]
+    if rank != 0:
+        return []
+    return write_leaderboard(out, rows, {"tasks": names, "degradations": [d.tag for d in sweep],
+                                         "restorers": {s: build(s, options).describe() for s in specs},
+                                         "data": data, "limit": args.limit}, notes)
+
+
+COLUMNS = ["task", "set", "degradation", "rank", "method", "metric", "score", "n_items", "vs_none", "vs_none_low",
+           "vs_none_high", "p_vs_none", "vs_bicubic", "vs_bicubic_low", "vs_bicubic_high", "ranked_against",
+           "seconds_per_mp", "parameters"]
+
+
+def write_leaderboard(out: Path, rows: list[dict], config: dict, notes: list[str]) -> list[Path]:
+    """Rank `rows`, write leaderboard.{json,csv,md} and the plots; return the paths."""
+    from tasks.leaderboard.plots import plot_gain_heatmap, plot_score_vs_degradation
+
+    if not rows:
+        raise HarnessError("--leaderboard: no task produced leaderboard rows")
+    frame = rank_rows(pd.DataFrame(rows))
+    frame = frame[[c for c in COLUMNS if c in frame.columns]]
+    prov = provenance(config)
+    notes = [
+        "Score: Y-PSNR (dB) on quality, word accuracy (%) on icdar13 (a failed word is wrong), AP on the hard "
+        "setting on widerface (none = the LR image itself).",
+        "vs none / vs bicubic: paired difference on the same items with a 95% bootstrap interval (1000 resamples, "
+        "seed 0; over images for PSNR and AP, over words for accuracy); p: exact McNemar against none (words).",
+        "Rank: by score within each task, set and degradation; methods whose intervals against bicubic overlap "
+        "(directly or through a chain of overlapping intervals) share a rank.",
+        "s/MP: the restorer's seconds per output megapixel on this machine; not reproducible across machines.",
+        *notes]
+    paths = write_table(frame, out / "leaderboard", "Restorer leaderboard", prov, notes, display=display(frame))
+    paths += plot_score_vs_degradation(frame, out, config["degradations"])
+    paths += plot_gain_heatmap(frame, out)
+    print((out / "leaderboard.md").read_text().split("<details>")[0])
+    return paths
+
+
+def interval(value, low, high, digits: int) -> str:
+    """Return `+d [low, high]` or '-' when there is no value."""
+    if value is None or pd.isna(value):
+        return "-"
+    return f"{value:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def display(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the printed leaderboard: one row per (task, set, degradation, method), best first."""
+    digits = {"quality": 2, "icdar13": 2, "widerface": 4}
+    rows = []
+    for r in frame.to_dict("records"):
+        k = digits.get(r["task"], 4)
+        params = r.get("parameters")
+        seconds = r.get("seconds_per_mp")
+        p = r.get("p_vs_none")
+        rows.append({
+            "Task": r["task"], "Set": r["set"], "Degradation": r["degradation"], "Rank": r["rank"],
+            "Method": r["method"], "Score": f"{r['score']:.{k}f}" if not pd.isna(r["score"]) else "-",
+            "vs none [95%]": interval(r.get("vs_none"), r.get("vs_none_low"), r.get("vs_none_high"), k),
+            "p vs none": f"{p:.3g}" if p is not None and not pd.isna(p) else "-",
+            "vs bicubic [95%]": interval(r.get("vs_bicubic"), r.get("vs_bicubic_low"), r.get("vs_bicubic_high"), k),
+            "s/MP": f"{seconds:.2f}" if seconds is not None and not pd.isna(seconds) else "-",
+            "Params": f"{params / 1e6:.3f} M" if params is not None and not pd.isna(params) else "-",
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,81 @@
+"""`run_all.py --leaderboard` on the embedded smoke data: the table, its ranks and intervals, reuse of stored
+records when a restorer is added, and the TASK=PATH form of --data."""
+import json
+
+import pandas as pd
+import pytest
+
+import run_all
+from harness import registry
+from harness.errors import HarnessError
+from harness.resize import imresize
+from harness.tables import read_table
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Registers `bicubic2` (MATLAB bicubic x4, like `bicubic`) and `brighter` (bicubic, then +8 levels),
+    and returns the number of images each was called on."""
+    calls = {"bicubic2": 0, "brighter": 0}
+
+    def bicubic2(image):
+        calls["bicubic2"] += 1
+        return imresize(image, 4)
+
+    def brighter(image):
+        calls["brighter"] += 1
+        return (imresize(image, 4).astype(int) + 8).clip(0, 255).astype("uint8")
+
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register("bicubic2", bicubic2, scale=4)
+    registry.register("brighter", brighter, scale=4)
+    return calls
+
+
+def test_leaderboard_table_ranks_and_reuse(tmp_path, counted):
+    out = tmp_path / "out"
+    common = ["--leaderboard", "--task", "quality", "--degrade", "x4,q30", "x4", "--limit", "3", "--threads", "1",
+              "--out", str(out)]
+    run_all.main([*common, "--preproc", "bicubic2"])
+    board = read_table(out / "leaderboard" / "leaderboard").frame
+    assert set(board.degradation) == {"x4_q30", "x4"} and set(board.method) == {"bicubic", "bicubic2"}
+    for _, r in board.iterrows():   # bicubic2 is bicubic: the same score, difference 0 [0, 0], one shared rank
+        assert r["rank"] == 1 and r["vs_bicubic"] == 0 and r["vs_bicubic_low"] == r["vs_bicubic_high"] == 0
+    assert counted["bicubic2"] == 2 * 3
+
+    run_all.main([*common, "--preproc", "bicubic2", "brighter"])   # one more restorer: only its cells run
+    assert counted == {"bicubic2": 2 * 3, "brighter": 2 * 3}
+    board = read_table(out / "leaderboard" / "leaderboard").frame
+    brighter = board[board.method == "brighter"]
+    # +8 grey levels everywhere costs PSNR on every image: worse than bicubic with an interval below 0, ranked
+    # apart (3: after the two equal bicubics)
+    assert (brighter.vs_bicubic_high < 0).all() and (brighter["rank"] == 3).all()
+    md = (out / "leaderboard" / "leaderboard.md").read_text()
+    assert "| quality | skimage-smoke | x4_q30 | 3 | brighter |" in md
+    assert (out / "leaderboard" / "score_quality.png").is_file() and (out / "leaderboard" / "gain_heatmap.png").is_file()
+    report = (out / "report" / "report.md").read_text()
+    assert "## Restorer leaderboard" in report and "plots/leaderboard_gain_heatmap.png" in report
+    provenance = json.loads((out / "leaderboard" / "leaderboard.json").read_text())["provenance"]
+    assert provenance["config"]["degradations"] == ["x4_q30", "x4"]
+
+
+def test_leaderboard_data_paths_name_their_task(tmp_path):
+    with pytest.raises(HarnessError, match="with --leaderboard give each path as TASK=PATH"):
+        run_all.main(["--leaderboard", "--preproc", "bicubic", "--data", str(tmp_path), "--out", str(tmp_path)])
+
+
+def test_words_are_compared_with_none_by_mcnemar(tmp_path):
+    out = tmp_path / "out"
+    run_all.main(["--leaderboard", "--task", "icdar13", "--preproc", "bicubic", "--degrade", "x4,q30", "--limit", "6",
+                  "--threads", "1", "--out", str(out)])
+    board = read_table(out / "leaderboard" / "leaderboard").frame.set_index("method")
+    words = pd.read_csv(next((out / "leaderboard" / "runs" / "x4_q30" / "icdar13").glob("per_word_*.csv")),
+                        keep_default_na=False)
+    right = words.pivot(index="id", columns="method", values="correct").astype(str) == "True"
+    fixed = int((right["bicubic"] & ~right["none"]).sum())
+    broken = int((~right["bicubic"] & right["none"]).sum())
+    from math import comb
+    n, k = fixed + broken, min(fixed, broken)
+    p = 1.0 if n == 0 else min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n)
+    assert board.loc["bicubic", "p_vs_none"] == pytest.approx(p)
+    assert board.loc["bicubic", "vs_none"] == pytest.approx(100 * (fixed - broken) / 6)
