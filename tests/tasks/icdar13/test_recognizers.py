@@ -35,6 +35,22 @@ def test_rapidocr_version_and_private_api(rapid):
     assert list(rapid._rec.rec_image_shape) == [3, 48, 320]
 
 
+def test_rapidocr_input_is_cv2_linear_to_48_then_minus1_to_1_zero_padded(rapid):
+    # docs/icdar13.md "Why enlarging word crops can lose words" rests on this: rapidocr 3.10.0 resizes
+    # every crop (up or down) with cv2.resize's default INTER_LINEAR (no antialiasing) to 48 px high.
+    import cv2
+
+    img = np.random.default_rng(3).integers(0, 256, (12, 40, 3), dtype=np.uint8)  # a tiny LR crop
+    got = rapid._rec.resize_norm_img(img, 320 / 48)
+    resized = cv2.resize(img, (160, 48), interpolation=cv2.INTER_LINEAR)  # ceil(48 * 40 / 12) = 160
+    want = np.zeros((3, 48, 320), np.float32)
+    want[:, :, :160] = (resized.transpose(2, 0, 1).astype(np.float32) / 255 - 0.5) / 0.5
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    tall = np.random.default_rng(4).integers(0, 256, (192, 96, 3), dtype=np.uint8)  # x4 of a 48 x 24 crop
+    np.testing.assert_allclose(rapid._rec.resize_norm_img(tall, 320 / 48)[:, :, :24],
+                               (cv2.resize(tall, (24, 48)).transpose(2, 0, 1) / 255 - 0.5) / 0.5, atol=1e-6)
+
+
 def test_rapidocr_reads_rendered_words_batched_as_alone(rapid, clean_words):
     words, images = clean_words
     wide = render_word("INTERNATIONALIZATION", np.random.default_rng(2), height=20)  # wider than 320/48
