@@ -195,8 +195,8 @@ def summarize(ctx: RunContext, groups: list[Group], results: Results) -> tuple[p
 def _display(summary: pd.DataFrame, sets: list[ImageSet]) -> pd.DataFrame:
     """Return the Table I layout: one row per (QF, method), a column pair per set (ours | paper)."""
     rows = []
-    for (qf, method), group in summary.groupby(["qf", "method"], sort=False):
-        row = {"QF": qf, "Method": method}
+    for (qf, method), group in summary.groupby(["qf", "method"], sort=False, dropna=False):  # qf None: no JPEG
+        row = {"QF": "none" if pd.isna(qf) else int(qf), "Method": method}
         for image_set in sets:
             r = group[group["set"] == image_set.name].iloc[0]
             row[f"{image_set.name} PSNR/SSIM"] = (f"{r.psnr:.2f}/{r.ssim:.4f}" if r.n_images else "-") + (

@@ -185,3 +185,13 @@ def test_a_restorer_broken_on_every_image_stops_the_run(tmp_path, monkeypatch):
                                            r"stopping \(last error: preprocessor 'wrong_size' returned size"):
         run_all.main(["--task", "quality", "--preproc", "bicubic", "wrong_size", "--data", str(data),
                       "--qf", "30", "--out", str(tmp_path / "out")])
+
+
+def test_degrade_without_jpeg_is_a_row_of_its_own(tmp_path):
+    """`--degrade x4` (no JPEG) gives PSNR rows labelled QF none, beside a JPEG QF, on the same images."""
+    run_all.main(["--task", "quality", "--preproc", "bicubic", "--degrade", "x4", "x4,q30", "--limit", "2",
+                  "--threads", "1", "--out", str(tmp_path)])
+    table = pd.read_csv(tmp_path / "quality" / "table1.csv")
+    no_jpeg, q30 = table[table.qf.isna()].iloc[0], table[table.qf == 30].iloc[0]
+    assert no_jpeg.n_images == q30.n_images == 2 and no_jpeg.psnr > q30.psnr   # JPEG only loses information
+    assert "| none | bicubic |" in (tmp_path / "quality" / "table1.md").read_text()
