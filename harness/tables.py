@@ -42,6 +42,7 @@ def write_table(df: pd.DataFrame, stem: str | Path, title: str, provenance: dict
     stem = Path(stem)
     csv_path, md_path, json_path = (stem.parent / f"{stem.name}{suffix}" for suffix in (".csv", ".md", ".json"))
     atomic_write_text(csv_path, df.to_csv(index=False))
+    (stem.parent / f"{stem.name}.provenance.json").unlink(missing_ok=True)   # written by earlier versions
     body = [f"# {title}", ""]
     body += [f"- {n}" for n in notes]
     body += ["", to_markdown(display if display is not None else df), "",
@@ -61,6 +62,13 @@ def _plain(value):
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return value
+
+
+def table_stems(folder: str | Path, prefix: str = "") -> list[Path]:
+    """Return the stems of the tables `write_table` wrote in `folder` whose names start with `prefix`,
+    sorted (not the `.provenance.json` files earlier versions wrote beside their tables)."""
+    paths = sorted(Path(folder).glob(f"{prefix}*.json"))
+    return [p.with_suffix("") for p in paths if not p.name.endswith(".provenance.json")]
 
 
 def read_table(stem: str | Path) -> StoredTable:

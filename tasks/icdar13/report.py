@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.store import read_records
-from harness.tables import read_table
+from harness.tables import read_table, table_stems
 from tasks.paper import paper_values
 from tasks.report import figures
 from tasks.report.model import Figure, Provenance, Section, Table, fmt
@@ -114,7 +114,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
                   "Word recognition accuracy after each preprocessor, and the paired comparison with no "
                   "preprocessing (`none`) on the same words: words fixed (wrong -> right), broken (right -> "
                   f"wrong), exact McNemar p. The paper's whole effect is +5 of {n_paper} words.")
-    tables = sorted(task_dir.glob("table2_*.json"))
+    tables = [stem.with_name(stem.name + ".json") for stem in table_stems(task_dir, "table2_")]
     stores = _store_tags(task_dir) if task_dir.is_dir() else {}
     if not tables and not stores:
         sec.missing.append("icdar13: no results (run `python run_all.py --task icdar13 --preproc none cajnn "

@@ -18,7 +18,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.provenance import git_commit
 from harness.store import atomic_write_text
-from harness.tables import read_table
+from harness.tables import read_table, table_stems
 from tasks import TASKS
 from tasks.report import html, markdown
 from tasks.report.model import Provenance, Section, Table, fmt
@@ -54,7 +54,7 @@ def generic_section(key: str, out_dir: Path) -> Section:
     """Return the section of a task without its own: every table it wrote (`OUT/<key>/*.json`, but the
     per-item `per_*` tables), numbers to 4 decimals (whole numbers without), with the provenance of each."""
     sec = Section(key, key)
-    stems = [p.with_suffix("") for p in sorted((out_dir / key).glob("*.json")) if not p.name.startswith("per_")]
+    stems = [stem for stem in table_stems(out_dir / key) if not stem.name.startswith("per_")]
     if not stems:
         sec.missing.append(f"{key}: no results (run `python run_all.py --task {key}`)")
     for stem in stems:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from harness.image import load_image
 from harness.store import read_records
-from harness.tables import read_table
+from harness.tables import read_table, table_stems
 from tasks.paper import paper_values
 from tasks.report import figures
 from tasks.report.model import Figure, Provenance, Section, Table, fmt
@@ -113,7 +113,7 @@ def _images_on_disk(data: str) -> int | None:
 def _table_stems(task_dir: Path) -> list[str]:
     """Return the suffixes of the Table IIIs in `task_dir`: "" (the default detector) first, then
     "_<detector>" of runs with another detector (see tasks.widerface.task.output_stem)."""
-    stems = [p.stem[len("table3"):] for p in sorted(task_dir.glob("table3*.json"))]
+    stems = [stem.name[len("table3"):] for stem in table_stems(task_dir, "table3")]
     return sorted(stems, key=lambda stem: (stem != "", stem))
 
 

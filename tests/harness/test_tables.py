@@ -41,3 +41,13 @@ def test_reading_a_file_that_is_not_a_table_is_one_error(tmp_path):
 def test_to_markdown_leaves_missing_values_blank():
     df = pd.DataFrame({"x": [1.0, None]})
     assert to_markdown(df).splitlines() == ["| x |", "|---|", "| 1.0 |", "|  |"]
+
+
+def test_table_stems_skip_the_provenance_files_of_earlier_versions(tmp_path):
+    from harness.tables import table_stems
+
+    (tmp_path / "table3.provenance.json").write_text("{}")           # left by an earlier version
+    (tmp_path / "table3_haar.provenance.json").write_text("{}")
+    write_table(pd.DataFrame({"x": [1]}), tmp_path / "table3", "T", {})
+    assert not (tmp_path / "table3.provenance.json").exists()      # replaced by table3.json
+    assert table_stems(tmp_path, "table3") == [tmp_path / "table3"]
