@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import warnings
 from pathlib import Path
 
 from harness.errors import HarnessError
@@ -68,6 +69,9 @@ def build_preprocessor(options: BuildOptions) -> Preprocessor:
         path = locate_weights()
         extra = {"package": f"{DISTRIBUTION} {package_version()}"}
     label = f"dat weights {path}"
+    # spandrel's DAT calls torch.meshgrid without `indexing` (the default it asks for is the one it uses):
+    # one warning at load and per image on stderr, which would bury the progress lines of a long run.
+    warnings.filterwarnings("ignore", message=r"torch\.meshgrid: in an upcoming release", category=UserWarning)
     descriptor = load_spandrel_descriptor(path, label)
     if descriptor.architecture.id != "DAT" or descriptor.scale != 4:
         raise HarnessError(f"{label}: spandrel reads a {descriptor.architecture.name} x{descriptor.scale} "

@@ -22,7 +22,7 @@ from harness.leaderboard import rank_rows
 from harness.provenance import provenance
 from harness.registry import BuildOptions, build
 from harness.runner import execute
-from harness.tables import write_table
+from harness.tables import read_table, write_table
 from harness.task import Task
 
 DEFAULT_SWEEP = ["x4,q10", "x4,q20", "x4,q40", "x4,q75", "x4"]
@@ -92,9 +92,43 @@ def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: lis
             rows += [{"task": name, "degradation": d.tag, **r} for r in task.leaderboard_rows(ctx, groups, results)]
     if rank != 0:
         return []
-    return write_leaderboard(out, rows, {"tasks": names, "degradations": [d.tag for d in sweep],
-                                         "restorers": {s: build(s, options).describe() for s in specs},
-                                         "data": data, "limit": args.limit}, notes)
+    config = {"tasks": names, "degradations": [d.tag for d in sweep],
+              "restorers": {s: build(s, options).describe() for s in specs}, "data": data, "limit": args.limit}
+    rows, config, notes = keep_earlier_rows(out, rows, config, notes)
+    return write_leaderboard(out, rows, config, notes)
+
+
+GROUP = ["task", "set", "degradation"]
+
+
+def keep_earlier_rows(out: Path, rows: list[dict], config: dict, notes: list[str]) -> tuple[list, dict, list]:
+    """Add to `rows` the rows of the earlier leaderboard in `out` whose (task, set, degradation) this run did
+    not produce, so that tasks run by separate commands (each with its own restorers and sweep) build one
+    leaderboard. Return (rows, config, notes), the config naming where the kept rows came from."""
+    if not (out / "leaderboard.json").is_file():
+        return rows, config, notes
+    try:
+        earlier = read_table(out / "leaderboard")
+    except HarnessError as exc:
+        return rows, config, [*notes, f"earlier leaderboard not kept: {exc}"]
+    done = {tuple(r[k] for k in GROUP) for r in rows}
+    frame = earlier.frame
+    if frame.empty or not set(GROUP) <= set(frame.columns):
+        return rows, config, notes
+    kept = frame[[tuple(v) not in done for v in frame[GROUP].itertuples(index=False)]]
+    if kept.empty:
+        return rows, config, notes
+    groups = sorted({tuple(v) for v in kept[GROUP].itertuples(index=False)})
+    commit = earlier.provenance.get("commit", "?")
+    previous = earlier.provenance.get("config", {})
+    config = {**config, "degradations": list(dict.fromkeys(previous.get("degradations", []) + config["degradations"])),
+              "kept_from_earlier_runs": {"groups": [list(g) for g in groups], "provenance": earlier.provenance}}
+    keep = [{k: v for k, v in r.items() if not pd.isna(v)} for r in kept.drop(columns=["rank", "ranked_against"],
+                                                                               errors="ignore").to_dict("records")]
+    note = (f"{len(groups)} (task, set, degradation) groups kept from the earlier leaderboard in this folder "
+            f"(commit {str(commit)[:12]}; not re-run by this command): "
+            + ", ".join("/".join(g) for g in groups))
+    return rows + keep, config, [*notes, note]
 
 
 COLUMNS = ["task", "set", "degradation", "rank", "method", "metric", "score", "n_items", "vs_none", "vs_none_low",

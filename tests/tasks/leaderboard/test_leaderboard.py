@@ -79,3 +79,23 @@ def test_words_are_compared_with_none_by_mcnemar(tmp_path):
     p = 1.0 if n == 0 else min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2 ** n)
     assert board.loc["bicubic", "p_vs_none"] == pytest.approx(p)
     assert board.loc["bicubic", "vs_none"] == pytest.approx(100 * (fixed - broken) / 6)
+
+
+def test_tasks_run_by_separate_commands_build_one_leaderboard(tmp_path, counted):
+    out = tmp_path / "out"
+    common = ["--leaderboard", "--limit", "2", "--threads", "1", "--out", str(out)]
+    run_all.main([*common, "--task", "quality", "--preproc", "bicubic2", "--degrade", "x4,q30"])
+    run_all.main([*common, "--task", "icdar13", "--preproc", "bicubic", "--degrade", "x4,q40"])
+    table = read_table(out / "leaderboard" / "leaderboard")
+    board = table.frame
+    assert sorted(set(zip(board.task, board.degradation))) == [("icdar13", "x4_q40"), ("quality", "x4_q30")]
+    quality = board[board.task == "quality"]
+    assert sorted(quality.method) == ["bicubic", "bicubic2"] and (quality["rank"] == 1).all()
+    assert any("kept from the earlier leaderboard" in n and "quality/skimage-smoke/x4_q30" in n for n in table.notes)
+    assert table.provenance["config"]["degradations"] == ["x4_q30", "x4_q40"]
+
+    # the quality command again: its rows are replaced, not added twice; the text rows are kept
+    run_all.main([*common, "--task", "quality", "--preproc", "bicubic2", "--degrade", "x4,q30"])
+    board = read_table(out / "leaderboard" / "leaderboard").frame
+    assert len(board[board.task == "quality"]) == 2 and len(board[board.task == "icdar13"]) == 2
+    assert counted["bicubic2"] == 2   # the second quality command reused every stored record
