@@ -6,8 +6,8 @@ Runs both detectors, interleaved image by image (so that other load on this shar
 on the first `--images` images of the WIDER FACE subset in the run order of the task (one image per
 event first), at their original size (GT condition, about 1024x700) and at the LR size (x1/4). One
 warm-up image each first. Prints images/s per detector and size and the ratio (target: CenterFace at
-least 5x MTCNN at the original size). The background CAJNN training job (pid in /work/cajnn_train/pid)
-is paused while timing, as in the other benchmarks (`--no-pause` leaves it alone).
+least 5x MTCNN at the original size). Background CAJNN training jobs (benchmarks/background.py)
+are paused while timing, as in the other benchmarks (`--no-pause` leaves it alone).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@
 4. Peak RSS of tiled inference of the shipped CAJNN (through the `cajnn` preprocessor, default tiling)
    on a 1024x768 LR input, in a fresh subprocess (resource.getrusage).
 
-The background CAJNN training job (pid in /work/cajnn_train/pid) is paused while this runs and resumed
+Background CAJNN training jobs (benchmarks/background.py) are paused while this runs and resumed
 in a `finally` block (`--no-pause` leaves it alone). Speed figures are not compared in tests.
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ time of ours (harness.resize.imresize), of Pillow BICUBIC on the same input, and
 oracle's tap-by-tap variant), with the ratios. Targets: ours <= 2x Pillow, ours >= 4x faster than the
 plain port. Also checks that ours equals the test oracle on this input (bit for bit).
 
-If /work/cajnn_train/pid names a running background job, it is paused (SIGSTOP) while timing and always
+Running background training jobs (benchmarks/background.py) are paused (SIGSTOP) while timing and always
 resumed (SIGCONT) afterwards; each pause is a few seconds.
 """
 from __future__ import annotations
