@@ -3,15 +3,19 @@
 A task contributes rows through `Task.leaderboard_rows` (harness/task.py); `tasks/leaderboard/` runs the
 tasks over a degradation sweep and writes the page. A row holds the method's headline `score` (higher is
 better), the paired difference from `none` (no restoration) and from `bicubic` with 95% intervals, the
-seconds its restorer took per output megapixel and its parameters. `rank_rows` ranks the methods of each
-(task, set, degradation) by score; methods whose intervals against bicubic overlap share a rank.
+seconds its restorer took per output megapixel and its parameters, and the paired difference from the method
+ranked just above it (`vs_above`), which decides its rank: `rank_rows` orders the methods of each (task, set,
+degradation) by score, and a method shares the rank of the one above it when the 95% interval of their paired
+difference contains 0 (competition ranking: 1, 1, 3).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from harness.stats import Difference, paired_bootstrap, shared_ranks
+from collections.abc import Callable
+
+from harness.stats import Difference, paired_bootstrap
 
 BASELINES = ("none", "bicubic")   # every method is compared with these where the task ran them
 RESAMPLES, SEED = 1000, 0
@@ -35,7 +39,22 @@ def mean_rows(metric: str, values: dict[str, np.ndarray], extra: dict[str, dict]
             diffs = paired_bootstrap(values, baseline, RESAMPLES, SEED)
             for m, row in rows.items():
                 row.update(difference_fields(diffs, baseline, m))
-    return list(rows.values())
+    rows = list(rows.values())
+    if all(len(v) for v in values.values()):
+        add_vs_above(rows, lambda upper: paired_bootstrap(values, upper, RESAMPLES, SEED))
+    return rows
+
+
+def add_vs_above(rows: list[dict], differences_from: Callable[[str], dict[str, Difference]]) -> None:
+    """Add to each row but the best the paired difference from the method ranked just above it by score:
+    `above` (its name) and `vs_above` with its interval; `differences_from(name)` returns every method's
+    paired difference from `name` (the task's own bootstrap, on the same resamples as its other intervals)."""
+    ordered = sorted((r for r in rows if not pd.isna(r["score"])), key=lambda r: -r["score"])
+    for upper, row in zip(ordered, ordered[1:]):
+        d = differences_from(upper["method"]).get(row["method"])
+        if d is not None:
+            row.update({"above": upper["method"], "vs_above": d.value, "vs_above_low": d.low,
+                        "vs_above_high": d.high})
 
 
 def seconds_per_megapixel(records: list[dict], shape_field: str) -> float | None:
@@ -48,23 +67,17 @@ def seconds_per_megapixel(records: list[dict], shape_field: str) -> float | None
 
 
 def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return `frame` with a `rank` per (task, set, degradation): by score, shared while the intervals
-    against bicubic (bicubic itself: [0, 0]) overlap; without bicubic, against none."""
+    """Return `frame` with a `rank` per (task, set, degradation), best score first: a method shares the rank of
+    the method just above it when the interval of their paired difference (`vs_above`) contains 0, and takes
+    its own place otherwise (also when that interval is missing). Competition ranking: 1, 1, 3."""
     out = []
     for _, group in frame.groupby(["task", "set", "degradation"], sort=False):
-        group = group.copy()
-        for baseline in ("bicubic", "none"):
-            low, high = f"vs_{baseline}_low", f"vs_{baseline}_high"
-            if low in group and group[low].notna().all():
-                break
-        else:
-            group["rank"] = group["score"].rank(ascending=False, method="min").astype(int)
-            out.append(group)
-            continue
-        scores = dict(zip(group["method"], group["score"]))
-        intervals = {m: (lo, hi) for m, lo, hi in zip(group["method"], group[low], group[high])}
-        ranks = shared_ranks(scores, intervals)
-        group["rank"] = group["method"].map(ranks)
-        group["ranked_against"] = baseline
-        out.append(group.sort_values(["rank", "score"], ascending=[True, False]))
+        group = group.sort_values("score", ascending=False, kind="stable").copy()
+        ranks = []
+        for place, row in enumerate(group.to_dict("records"), start=1):
+            low, high = row.get("vs_above_low"), row.get("vs_above_high")
+            tied = ranks and low is not None and high is not None and not pd.isna(low) and low <= 0 <= high
+            ranks.append(ranks[-1] if tied else place)
+        group["rank"] = ranks
+        out.append(group)
     return pd.concat(out, ignore_index=True) if out else frame

@@ -1,5 +1,5 @@
 """Paired statistics for comparing methods on the same items: exact McNemar for right/wrong outcomes,
-the paired bootstrap for means, and ranks that only separate methods whose intervals do not overlap."""
+and the paired bootstrap for means (ranks from these intervals: harness/leaderboard.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,26 +62,3 @@ def paired_bootstrap(values: dict[str, np.ndarray], baseline: str, resamples: in
         low, high = np.percentile(boot, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
         out[name] = Difference(float(delta.mean()), float(low), float(high))
     return out
-
-
-def shared_ranks(scores: dict[str, float], intervals: dict[str, tuple[float, float]]) -> dict[str, int]:
-    """Return name -> rank (1 = best score) where methods whose intervals overlap, directly or through a
-    chain of overlapping intervals, share a rank: no two methods are ranked apart unless every interval
-    of one group lies above every interval of the other. Competition ranking (1, 1, 3)."""
-    names = sorted(scores, key=lambda n: intervals[n][0])
-    groups, high = [], -np.inf
-    for name in names:   # merge overlapping intervals, in order of their lower ends
-        low, top = intervals[name]
-        if groups and low <= high:
-            groups[-1].append(name)
-            high = max(high, top)
-        else:
-            groups.append([name])
-            high = top
-    groups.sort(key=lambda g: -max(scores[n] for n in g))
-    ranks, better = {}, 0
-    for group in groups:
-        for name in group:
-            ranks[name] = better + 1
-        better += len(group)
-    return ranks

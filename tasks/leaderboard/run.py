@@ -131,9 +131,9 @@ def keep_earlier_rows(out: Path, rows: list[dict], config: dict, notes: list[str
     return rows + keep, config, [*notes, note]
 
 
-COLUMNS = ["task", "set", "degradation", "rank", "method", "metric", "score", "n_items", "vs_none", "vs_none_low",
-           "vs_none_high", "p_vs_none", "vs_bicubic", "vs_bicubic_low", "vs_bicubic_high", "ranked_against",
-           "seconds_per_mp", "parameters"]
+COLUMNS = ["task", "set", "degradation", "rank", "method", "metric", "score", "n_items", "above", "vs_above",
+           "vs_above_low", "vs_above_high", "vs_none", "vs_none_low", "vs_none_high", "p_vs_none", "vs_bicubic",
+           "vs_bicubic_low", "vs_bicubic_high", "seconds_per_mp", "parameters"]
 
 
 def write_leaderboard(out: Path, rows: list[dict], config: dict, notes: list[str]) -> list[Path]:
@@ -150,8 +150,9 @@ def write_leaderboard(out: Path, rows: list[dict], config: dict, notes: list[str
         "setting on widerface (none = the LR image itself).",
         "vs none / vs bicubic: paired difference on the same items with a 95% bootstrap interval (1000 resamples, "
         "seed 0; over images for PSNR and AP, over words for accuracy); p: exact McNemar against none (words).",
-        "Rank: by score within each task, set and degradation; methods whose intervals against bicubic overlap "
-        "(directly or through a chain of overlapping intervals) share a rank.",
+        "Rank: by score within each task, set and degradation; a method shares the rank of the method just above "
+        "it when the 95% interval of their paired difference (vs above) contains 0, else it takes its own place "
+        "(1, 1, 3).",
         "s/MP: the restorer's seconds per output megapixel on this machine; not reproducible across machines.",
         *notes]
     paths = write_table(frame, out / "leaderboard", "Restorer leaderboard", prov, notes, display=display(frame))
@@ -180,6 +181,7 @@ def display(frame: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "Task": r["task"], "Set": r["set"], "Degradation": r["degradation"], "Rank": r["rank"],
             "Method": r["method"], "Score": f"{r['score']:.{k}f}" if not pd.isna(r["score"]) else "-",
+            "vs above [95%]": interval(r.get("vs_above"), r.get("vs_above_low"), r.get("vs_above_high"), k),
             "vs none [95%]": interval(r.get("vs_none"), r.get("vs_none_low"), r.get("vs_none_high"), k),
             "p vs none": f"{p:.3g}" if p is not None and not pd.isna(p) else "-",
             "vs bicubic [95%]": interval(r.get("vs_bicubic"), r.get("vs_bicubic_low"), r.get("vs_bicubic_high"), k),

@@ -18,10 +18,11 @@ import pandas as pd
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
 from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
-from harness.leaderboard import seconds_per_megapixel
+from harness.leaderboard import add_vs_above, seconds_per_megapixel
 from harness.image import load_image
 from harness.provenance import provenance
 from harness.runner import run_items
+from harness.stats import Difference
 from harness.store import atomic_write_text
 from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Task
@@ -178,7 +179,16 @@ class FaceTask(Task):
             rows[baseline].update({key: 0.0, f"{key}_low": 0.0, f"{key}_high": 0.0})
             for r in diffs.itertuples():
                 rows[r.condition].update({key: r.difference, f"{key}_low": r.ci_low, f"{key}_high": r.ci_high})
-        return list(rows.values())
+        condition = {v: k for k, v in name.items()}
+
+        def differences_from(method: str) -> dict[str, Difference]:
+            diffs = bootstrap_differences(evaluations, condition[method], BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+            return {name[r.condition]: Difference(r.difference, r.ci_low, r.ci_high)
+                    for r in diffs[diffs.setting == "hard"].itertuples()}
+
+        rows = list(rows.values())
+        add_vs_above(rows, differences_from)
+        return rows
 
     def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
         group, = groups

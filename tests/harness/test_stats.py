@@ -61,17 +61,3 @@ def test_paired_bootstrap_by_hand():
     assert diffs["plus"].value == 1.0 and diffs["plus"].low == diffs["plus"].high == 1.0
     # differences (0, 2, 0, 0): mean 0.5; a resample's mean lies in [0, 2]
     assert diffs["mixed"].value == 0.5 and 0.0 <= diffs["mixed"].low < 0.5 < diffs["mixed"].high <= 2.0
-
-
-def test_shared_ranks_by_hand():
-    from harness.stats import shared_ranks
-
-    scores = {"a": 3.0, "b": 2.0, "c": 1.0, "d": 0.0}
-    apart = {"a": (2.5, 3.5), "b": (1.5, 2.4), "c": (0.5, 1.4), "d": (-0.5, 0.4)}
-    assert shared_ranks(scores, apart) == {"a": 1, "b": 2, "c": 3, "d": 4}
-    # a overlaps b, b overlaps c: a chain, one shared rank; d apart
-    chain = {"a": (1.9, 3.5), "b": (1.0, 2.4), "c": (0.3, 1.4), "d": (-0.5, 0.2)}
-    assert shared_ranks(scores, chain) == {"a": 1, "b": 1, "c": 1, "d": 4}
-    # b and c overlap only each other: 1, 2, 2, 4 (competition ranking)
-    pair = {"a": (2.5, 3.5), "b": (1.0, 2.4), "c": (0.3, 1.4), "d": (-0.5, 0.2)}
-    assert shared_ranks(scores, pair) == {"a": 1, "b": 2, "c": 2, "d": 4}

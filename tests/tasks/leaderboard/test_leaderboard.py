@@ -99,3 +99,17 @@ def test_tasks_run_by_separate_commands_build_one_leaderboard(tmp_path, counted)
     board = read_table(out / "leaderboard" / "leaderboard").frame
     assert len(board[board.task == "quality"]) == 2 and len(board[board.task == "icdar13"]) == 2
     assert counted["bicubic2"] == 2   # the second quality command reused every stored record
+
+
+def test_face_rows_compare_each_method_with_the_one_above(tmp_path):
+    out = tmp_path / "out"
+    run_all.main(["--leaderboard", "--task", "widerface", "--preproc", "bicubic", "--degrade", "x4,q30", "--limit", "4",
+                  "--threads", "1", "--out", str(out)])
+    board = read_table(out / "leaderboard" / "leaderboard").frame.set_index("method")
+    upper, lower = board.sort_values("score", ascending=False).index
+    assert board.loc[lower, "above"] == upper and pd.isna(board.loc[upper, "vs_above"])
+    # the difference from the method above, on the same bootstrap resamples, mirrors the one against it
+    key = "vs_none" if upper == "bicubic" else "vs_bicubic"
+    assert board.loc[lower, "vs_above"] == pytest.approx(-board.loc[upper, key])
+    assert board.loc[lower, "vs_above_low"] == pytest.approx(-board.loc[upper, f"{key}_high"])
+    assert board.loc[lower, "vs_above_high"] == pytest.approx(-board.loc[upper, f"{key}_low"])
