@@ -4,9 +4,9 @@ A task contributes rows through `Task.leaderboard_rows` (harness/task.py); `task
 tasks over a degradation sweep and writes the page. A row holds the method's headline `score` (higher is
 better), the paired difference from `none` (no restoration) and from `bicubic` with 95% intervals, the
 seconds its restorer took per output megapixel and its parameters, and the paired difference from the method
-ranked just above it (`vs_above`), which decides its rank: `rank_rows` orders the methods of each (task, set,
-degradation) by score, and a method shares the rank of the one above it when the 95% interval of their paired
-difference contains 0 (competition ranking: 1, 1, 3).
+ranked just above it (`vs_above`) and the methods it is not told apart from (`ties`): `rank_rows` orders the
+methods of each (task, set, degradation) by score, and methods share a rank when the 95% interval of their
+paired difference contains 0, directly or through a chain of such pairs (competition ranking: 1, 1, 3).
 """
 from __future__ import annotations
 
@@ -46,15 +46,21 @@ def mean_rows(metric: str, values: dict[str, np.ndarray], extra: dict[str, dict]
 
 
 def add_vs_above(rows: list[dict], differences_from: Callable[[str], dict[str, Difference]]) -> None:
-    """Add to each row but the best the paired difference from the method ranked just above it by score:
-    `above` (its name) and `vs_above` with its interval; `differences_from(name)` returns every method's
-    paired difference from `name` (the task's own bootstrap, on the same resamples as its other intervals)."""
+    """Add the paired comparisons that rank the rows: to each row but the best, `above` (the method just above it
+    by score) and `vs_above` with its interval; to every row, `ties`: the methods whose paired difference from
+    it has a 95% interval containing 0 (';'-joined). `differences_from(name)` returns every method's paired
+    difference from `name` (the task's own bootstrap, on the same resamples as its other intervals)."""
     ordered = sorted((r for r in rows if not pd.isna(r["score"])), key=lambda r: -r["score"])
+    against = {r["method"]: differences_from(r["method"]) for r in ordered}
     for upper, row in zip(ordered, ordered[1:]):
-        d = differences_from(upper["method"]).get(row["method"])
+        d = against[upper["method"]].get(row["method"])
         if d is not None:
             row.update({"above": upper["method"], "vs_above": d.value, "vs_above_low": d.low,
                         "vs_above_high": d.high})
+    for row in ordered:
+        ties = [m for m, diffs in against.items() if m != row["method"] and row["method"] in diffs
+                and diffs[row["method"]].low <= 0 <= diffs[row["method"]].high]
+        row["ties"] = ";".join(sorted(ties))
 
 
 def seconds_per_megapixel(records: list[dict], shape_field: str) -> float | None:
@@ -67,17 +73,29 @@ def seconds_per_megapixel(records: list[dict], shape_field: str) -> float | None
 
 
 def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return `frame` with a `rank` per (task, set, degradation), best score first: a method shares the rank of
-    the method just above it when the interval of their paired difference (`vs_above`) contains 0, and takes
-    its own place otherwise (also when that interval is missing). Competition ranking: 1, 1, 3."""
+    """Return `frame` best score first with a `rank` per (task, set, degradation): methods whose paired
+    difference has a 95% interval containing 0 (`ties`) share a rank, also through a chain of such pairs, so no
+    two methods are ranked apart unless the interval between them excludes 0. Competition ranking: 1, 1, 3;
+    a row without `ties` is compared with none."""
     out = []
     for _, group in frame.groupby(["task", "set", "degradation"], sort=False):
         group = group.sort_values("score", ascending=False, kind="stable").copy()
-        ranks = []
-        for place, row in enumerate(group.to_dict("records"), start=1):
-            low, high = row.get("vs_above_low"), row.get("vs_above_high")
-            tied = ranks and low is not None and high is not None and not pd.isna(low) and low <= 0 <= high
-            ranks.append(ranks[-1] if tied else place)
-        group["rank"] = ranks
-        out.append(group)
+        methods = list(group["method"])
+        root = {m: m for m in methods}
+
+        def find(m):
+            while root[m] != m:
+                m = root[m]
+            return m
+
+        ties = group["ties"] if "ties" in group else pd.Series([None] * len(group), index=group.index)
+        for method, tied in zip(methods, ties):
+            for other in (tied.split(";") if isinstance(tied, str) and tied else []):
+                if other in root:
+                    root[find(other)] = find(method)
+        first = {}   # each tie group's place: that of its best member
+        for place, method in enumerate(methods, start=1):
+            first.setdefault(find(method), place)
+        group["rank"] = [first[find(m)] for m in methods]
+        out.append(group.sort_values(["rank", "score"], ascending=[True, False], kind="stable"))
     return pd.concat(out, ignore_index=True) if out else frame

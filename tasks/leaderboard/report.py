@@ -20,7 +20,7 @@ def section(out_dir: Path, report_dir: Path) -> Section | None:
     stored = read_table(folder / "leaderboard")
     sec = Section("leaderboard", "Restorer leaderboard",
                   "Every restorer on every task over the degradation sweep; each difference with its 95% interval, "
-                  "a method shares the rank of the one above it when their paired difference's interval contains 0 "
+                  "methods share a rank unless the interval of their paired difference excludes 0 "
                   "(`python run_all.py --leaderboard`, docs/leaderboard.md).")
     sec.glance += glance(stored.frame)
     sec.tables.append(Table("leaderboard", "Restorer leaderboard", display(stored.frame), stored.notes))
@@ -44,5 +44,6 @@ def glance(frame: pd.DataFrame) -> list[str]:
         top = group[group["rank"] == 1]
         best = ", ".join(f"{r.method} ({r.vs_bicubic:+.3g} [{r.vs_bicubic_low:+.3g}, {r.vs_bicubic_high:+.3g}] vs "
                          "bicubic)" if not pd.isna(r.vs_bicubic) else r.method for r in top.itertuples())
-        lines.append(f"Leaderboard {task} {set_name} {degradation}: rank 1 (tied when the interval to the method above contains 0): {best}.")
+        lines.append(f"Leaderboard {task} {set_name} {degradation}: rank 1 (shared by methods not told apart by a "
+                     f"paired 95% interval): {best}.")
     return lines

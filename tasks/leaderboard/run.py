@@ -132,8 +132,8 @@ def keep_earlier_rows(out: Path, rows: list[dict], config: dict, notes: list[str
 
 
 COLUMNS = ["task", "set", "degradation", "rank", "method", "metric", "score", "n_items", "above", "vs_above",
-           "vs_above_low", "vs_above_high", "vs_none", "vs_none_low", "vs_none_high", "p_vs_none", "vs_bicubic",
-           "vs_bicubic_low", "vs_bicubic_high", "seconds_per_mp", "parameters"]
+           "vs_above_low", "vs_above_high", "ties", "vs_none", "vs_none_low", "vs_none_high", "p_vs_none",
+           "vs_bicubic", "vs_bicubic_low", "vs_bicubic_high", "seconds_per_mp", "parameters"]
 
 
 def write_leaderboard(out: Path, rows: list[dict], config: dict, notes: list[str]) -> list[Path]:
@@ -150,9 +150,10 @@ def write_leaderboard(out: Path, rows: list[dict], config: dict, notes: list[str
         "setting on widerface (none = the LR image itself).",
         "vs none / vs bicubic: paired difference on the same items with a 95% bootstrap interval (1000 resamples, "
         "seed 0; over images for PSNR and AP, over words for accuracy); p: exact McNemar against none (words).",
-        "Rank: by score within each task, set and degradation; a method shares the rank of the method just above "
-        "it when the 95% interval of their paired difference (vs above) contains 0, else it takes its own place "
-        "(1, 1, 3).",
+        "Rank: by score within each task, set and degradation; two methods share a rank when the 95% interval of "
+        "their paired difference contains 0 (directly or through a chain of such pairs), so no two are ranked apart "
+        "unless that interval excludes 0 (1, 1, 3). vs above: the paired difference from the method listed just "
+        "above (bootstrap as below).",
         "s/MP: the restorer's seconds per output megapixel on this machine; not reproducible across machines.",
         *notes]
     paths = write_table(frame, out / "leaderboard", "Restorer leaderboard", prov, notes, display=display(frame))

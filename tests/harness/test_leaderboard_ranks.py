@@ -1,5 +1,5 @@
-"""Leaderboard ranks: a method shares the rank of the one above it exactly when the interval of their paired
-difference contains 0 (hand-made rows and hand-computed paired differences)."""
+"""Leaderboard ranks: methods share a rank exactly when the 95% interval of their paired difference contains 0,
+directly or through a chain of such pairs (hand-made rows and hand-computed paired differences)."""
 import numpy as np
 import pandas as pd
 
@@ -11,39 +11,41 @@ def ranks(rows: list[dict]) -> dict[str, int]:
     return dict(zip(frame.method, frame["rank"]))
 
 
-def test_rank_follows_the_interval_to_the_method_above():
-    rows = [{"method": "a", "score": 3.0},
-            {"method": "b", "score": 2.0, "vs_above_low": -1.5, "vs_above_high": 0.2},    # contains 0: tied with a
-            {"method": "c", "score": 1.0, "vs_above_low": -1.6, "vs_above_high": -0.4},   # apart: place 3
-            {"method": "d", "score": 0.5, "vs_above_low": -0.9, "vs_above_high": 0.0},    # 0 is in [-0.9, 0]: tied
-            {"method": "e", "score": -4.0, "vs_above_low": -5.0, "vs_above_high": -4.0}]
+def test_methods_not_told_apart_share_a_rank():
+    rows = [{"method": "a", "score": 3.0, "ties": "b"},
+            {"method": "b", "score": 2.0, "ties": "a"},
+            {"method": "c", "score": 1.0, "ties": "d"},
+            {"method": "d", "score": 0.5, "ties": "c"},
+            {"method": "e", "score": -4.0, "ties": ""}]
     assert ranks(rows) == {"a": 1, "b": 1, "c": 3, "d": 3, "e": 5}
 
 
-def test_a_long_chain_of_close_methods_does_not_tie_the_last_with_the_first():
-    # each step is small against its neighbour's interval, but e is far below a: it is not ranked with a
-    # unless every step between them is a tie
-    rows = [{"method": "a", "score": 10.0}]
-    rows += [{"method": m, "score": 10.0 - 3 * i, "vs_above_low": -4.0, "vs_above_high": -2.0}
-             for i, m in enumerate("bcde", start=1)]
-    assert ranks(rows) == {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
+def test_a_chain_of_ties_is_one_rank_and_a_clear_gap_is_not():
+    # a ~ b and b ~ c (a and c told apart): a, b and c are never ranked apart from a method they tie with,
+    # so all three share rank 1; d ties with nobody
+    rows = [{"method": "a", "score": 3.0, "ties": "b"}, {"method": "b", "score": 2.0, "ties": "a;c"},
+            {"method": "c", "score": 1.0, "ties": "b"}, {"method": "d", "score": -1.0, "ties": ""}]
+    assert ranks(rows) == {"a": 1, "b": 1, "c": 1, "d": 4}
 
 
-def test_missing_interval_ranks_apart_and_rows_come_out_best_first():
+def test_rows_without_ties_are_ranked_by_score_best_first():
     rows = [{"method": "low", "score": 1.0}, {"method": "high", "score": 2.0}]
     frame = rank_rows(pd.DataFrame([{"task": "t", "set": "s", "degradation": "d", **r} for r in rows]))
     assert list(frame.method) == ["high", "low"] and list(frame["rank"]) == [1, 2]
 
 
-def test_mean_rows_compare_each_method_with_the_one_above_on_the_same_items():
-    # per-item scores on 4 items; by hand: means a 2.0, b 1.75, c 0.5; b - a per item (0, 0, -1, 0): -0.25,
-    # every resample's mean of it lies in [-1, 0]; c - b per item (-1, -1, -1, -2): -1.25, resamples in [-2, -1]
+def test_mean_rows_compare_every_pair_on_the_same_items():
+    # per-item scores on 4 items; by hand: means a 2.0, b 1.75, c 0.5.
+    # b - a per item (0, 0, -1, 0): -0.25; a resample's mean is 0 whenever item 3 is not drawn, which happens
+    # in (3/4)^4 = 32% of resamples, so the 97.5th percentile is 0 and the interval contains 0: a ~ b.
+    # c - b per item (-1, -1, -1, -2) and c - a (-1, -1, -2, -2): every resample's mean is <= -1: told apart.
     values = {"a": np.array([1.0, 2.0, 3.0, 2.0]), "b": np.array([1.0, 2.0, 2.0, 2.0]),
               "c": np.array([0.0, 1.0, 1.0, 0.0])}
     rows = {r["method"]: r for r in mean_rows("m", values, {})}
     assert "vs_above" not in rows["a"]
     assert rows["b"]["above"] == "a" and rows["b"]["vs_above"] == -0.25
-    assert -1.0 <= rows["b"]["vs_above_low"] and rows["b"]["vs_above_high"] <= 0.0
+    assert rows["b"]["vs_above_low"] >= -1.0 and rows["b"]["vs_above_high"] == 0.0
     assert rows["c"]["above"] == "b" and rows["c"]["vs_above"] == -1.25
     assert -2.0 <= rows["c"]["vs_above_low"] <= rows["c"]["vs_above_high"] <= -1.0
-    assert ranks(list(rows.values()))["c"] == 3   # c's interval lies below 0: ranked apart from b
+    assert (rows["a"]["ties"], rows["b"]["ties"], rows["c"]["ties"]) == ("b", "a", "")
+    assert ranks(list(rows.values())) == {"a": 1, "b": 1, "c": 3}
