@@ -5,9 +5,11 @@
 Inputs: a word crop as the text task sees it (an SVT-sized word, 96 x 256 px, degraded x4 + JPEG q20: 24 x 64
 LR px) and a WIDER FACE image's LR input (1024 x 768 -> 256 x 192 LR px). For each restorer, input and thread
 count the script prints the fastest of `--repeats` calls (after a warm-up), first with the CPU idle (background
-training jobs paused, benchmarks/background.py) and then beside a competitor: one process spinning on one core
-at nice 19, as a niced background job would. On this project's 2-core machine a 2-thread run beside a busy core
-slows down far more than the lost half of the CPU: at every operator one of its two threads waits for a core.
+training jobs paused, benchmarks/background.py) and then beside a competitor: one process spinning on one core,
+started like a background job (its own session, nice 19; /proc/sys/kernel/sched_autogroup_enabled = 1 gives
+each session a fair share whatever its nice value). On this project's 2-core machine a 2-thread run beside a
+busy core slows down far more than the lost half of the CPU: at every operator one of its two threads waits for
+the core it shares.
 This is why long runs here use `--threads 1` per process (and `torchrun` for the second core) whenever anything
 else runs. No test asserts a timing.
 """
@@ -36,7 +38,10 @@ INPUTS = {"word 24x64": (96, 256, 20), "WIDER 256x192": (768, 1024, None)}
 
 
 def spin(stop) -> None:
-    """Keep one core busy at the lowest priority until `stop` is set."""
+    """Keep one core busy until `stop` is set, as a background job does: in a session of its own (as
+    `setsid nohup` starts one) at nice 19. With the kernel's autogroup scheduling, nice only orders the
+    processes within one session; between sessions each gets a fair share, whatever its nice value."""
+    os.setsid()
     os.nice(19)
     x = 0
     while not stop.is_set():
@@ -100,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in inputs:
             cells = [rows[spec, name, busy, threads] for busy in (False, True) for threads in (1, 2)]
             print(f"{spec:<12} {name:<14} " + " ".join(f"{c:>10.3f}s" for c in cells))
-    print("fastest of", args.repeats, "calls after a warm-up; busy: one nice-19 process spinning on one core")
+    print("fastest of", args.repeats, "calls after a warm-up; busy: one process in its own session (nice 19) "
+          "spinning on one core")
     return 0
 
 
