@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_paths, check_device,
                          check_out_dir, close_distributed, init_distributed, positive_int, run_command)
 from harness.errors import HarnessError
-from harness.registry import BuildOptions, build, known_names
+from harness.registry import BuildOptions, known_names
 from harness.runner import run_task
 from harness.task import Task
 from tasks import TASKS
@@ -125,9 +125,7 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) 
     if args.leaderboard:
         from tasks.leaderboard.run import run_leaderboard
 
-        for spec in args.preproc or []:  # fail fast on a bad name before any long work
-            build(spec, options)
-        run_leaderboard(args, known, names, options, rank, world_size)
+        run_leaderboard(args, known, names, options, rank, world_size)   # checks every name before any work
         names = []
     for name in names:
         task = known[name]

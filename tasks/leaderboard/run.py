@@ -63,27 +63,55 @@ def default_restorers(options: BuildOptions) -> tuple[list[str], list[str]]:
     return specs, notes
 
 
+def split_per_task(items: list[str] | None, names: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Return (the items for every task, task -> its own items) from a --preproc or --degrade list: an item
+    `TASK=VALUE` (TASK one of `names`) belongs to that task only, and a task with items of its own uses those
+    instead of the common ones, e.g. `--preproc bicubic cajnn dat widerface=bicubic widerface=cajnn`."""
+    common, own = [], {}
+    for item in items or []:
+        task, sep, value = item.partition("=")
+        if sep and task in names:
+            own.setdefault(task, []).append(value)
+        else:
+            common.append(item)
+    return common, own
+
+
+def leaderboard_plan(args: argparse.Namespace, names: list[str], options: BuildOptions):
+    """Return ({task: restorer specs}, {task: degradations}, notes) of a --leaderboard run; every spec is built
+    once here, so a bad name stops the run before any work."""
+    common, own = split_per_task(args.preproc, names)
+    notes = []
+    if not common and len(own) < len(names):
+        common, notes = default_restorers(options)
+    plan = {}
+    for name in names:
+        specs = own.get(name, common)
+        specs = ["bicubic"] + [s for s in dict.fromkeys(specs) if s not in ("bicubic", "none")]  # reference row
+        for spec in specs:
+            build(spec, options)
+        plan[name] = specs
+    common_sweep, own_sweep = split_per_task(args.degrade, names)
+    sweeps = {n: parse_degradations(own_sweep.get(n) or common_sweep or DEFAULT_SWEEP) for n in names}
+    return plan, sweeps, notes
+
+
 def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: list[str], options: BuildOptions,
                     rank: int = 0, world_size: int = 1) -> list[Path]:
     """Run `names` over the sweep with the chosen restorers; on rank 0 write the leaderboard."""
     names = [n for n in names if type(tasks[n]).leaderboard_rows is not Task.leaderboard_rows]
     data = task_data(args.data, names)
-    sweep = parse_degradations(args.degrade or DEFAULT_SWEEP)
-    if args.preproc:
-        specs, notes = list(dict.fromkeys(args.preproc)), []
-    else:
-        specs, notes = default_restorers(options)
-    specs = ["bicubic"] + [s for s in specs if s not in ("bicubic", "none")]   # bicubic: the reference row
+    plan, sweeps, notes = leaderboard_plan(args, names, options)
     out = Path(args.out) / "leaderboard"
     rows = []
     for name in names:
         task = tasks[name]
-        for d in sweep:
+        for d in sweeps[name]:
             run_args = argparse.Namespace(**vars(args))
             run_args.degrade, run_args.qf, run_args.lr_qf = [degradation_spec(d)], None, None
             run_args.data = data.get(name)
             ctx = RunContext(args=run_args, out_dir=out / "runs" / d.tag,
-                             preproc_specs=(["none"] if name == "icdar13" else []) + specs,
+                             preproc_specs=(["none"] if name == "icdar13" else []) + plan[name],
                              build_options=options, rank=rank, world_size=world_size)
             groups, results = execute(ctx, task)
             if results is None:   # not the writing rank
@@ -92,8 +120,10 @@ def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: lis
             rows += [{"task": name, "degradation": d.tag, **r} for r in task.leaderboard_rows(ctx, groups, results)]
     if rank != 0:
         return []
-    config = {"tasks": names, "degradations": [d.tag for d in sweep],
-              "restorers": {s: build(s, options).describe() for s in specs}, "data": data, "limit": args.limit}
+    specs = list(dict.fromkeys(s for name in names for s in plan[name]))
+    config = {"tasks": names, "degradations": list(dict.fromkeys(d.tag for n in names for d in sweeps[n])),
+              "restorers": {s: build(s, options).describe() for s in specs},
+              "restorers_per_task": plan, "data": data, "limit": args.limit}
     rows, config, notes = keep_earlier_rows(out, rows, config, notes)
     return write_leaderboard(out, rows, config, notes)
 

@@ -113,3 +113,21 @@ def test_face_rows_compare_each_method_with_the_one_above(tmp_path):
     assert board.loc[lower, "vs_above"] == pytest.approx(-board.loc[upper, key])
     assert board.loc[lower, "vs_above_low"] == pytest.approx(-board.loc[upper, f"{key}_high"])
     assert board.loc[lower, "vs_above_high"] == pytest.approx(-board.loc[upper, f"{key}_low"])
+
+
+def test_restorers_and_degradations_per_task_in_one_command(tmp_path, counted):
+    out = tmp_path / "out"
+    run_all.main(["--leaderboard", "--task", "quality", "icdar13", "--preproc", "bicubic2", "icdar13=brighter",
+                  "--degrade", "x4,q30", "icdar13=x4,q40", "--limit", "2", "--threads", "1", "--out", str(out)])
+    board = read_table(out / "leaderboard" / "leaderboard").frame
+    quality, text = board[board.task == "quality"], board[board.task == "icdar13"]
+    assert sorted(quality.method) == ["bicubic", "bicubic2"] and set(quality.degradation) == {"x4_q30"}
+    assert sorted(text.method) == ["bicubic", "brighter", "none"] and set(text.degradation) == {"x4_q40"}
+    assert counted == {"bicubic2": 2, "brighter": 2}
+
+
+def test_unknown_restorer_for_one_task_is_one_error_before_any_work(tmp_path):
+    with pytest.raises(HarnessError, match="unknown preprocessor 'nope'"):
+        run_all.main(["--leaderboard", "--task", "quality", "--preproc", "bicubic", "quality=nope",
+                      "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out" / "leaderboard" / "runs").exists()
