@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.background import paused_training  # noqa: E402
+from benchmarks.inference import best_time  # noqa: E402
 from harness.degrade import degrade  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 from harness.registry import BuildOptions, build  # noqa: E402
@@ -55,17 +56,6 @@ def lr_input(height: int, width: int, quality: int | None) -> np.ndarray:
     y, x = np.mgrid[0:height, 0:width]
     base = 128 + 60 * np.sin(x / 9.0)[..., None] * np.cos(y / 13.0)[..., None] + rng.normal(0, 12, (height, width, 3))
     return degrade(base.clip(0, 255).astype(np.uint8), scale=4, quality=quality)[1]
-
-
-def best_time(fn, repeats: int) -> float:
-    """Return the fastest of `repeats` timed calls of `fn` after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:

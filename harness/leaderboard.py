@@ -31,35 +31,41 @@ def difference_fields(differences: dict[str, Difference], baseline: str, method:
 
 def mean_rows(metric: str, values: dict[str, np.ndarray], extra: dict[str, dict]) -> list[dict]:
     """Return one row per method whose score is the mean of its per-item `values` (all methods on the same
-    items, in the same order), with paired bootstrap differences from each baseline that ran."""
-    rows = {m: {"method": m, "metric": metric, "score": float(np.mean(v)) if len(v) else float("nan"),
-                "n_items": int(len(v)), **extra.get(m, {})} for m, v in values.items()}
-    for baseline in BASELINES:
-        if baseline in values and len(values[baseline]):
-            diffs = paired_bootstrap(values, baseline, RESAMPLES, SEED)
-            for m, row in rows.items():
-                row.update(difference_fields(diffs, baseline, m))
-    rows = list(rows.values())
+    items, in the same order), with its paired bootstrap comparisons (`add_comparisons`)."""
+    rows = [{"method": m, "metric": metric, "score": float(np.mean(v)) if len(v) else float("nan"),
+             "n_items": int(len(v)), **extra.get(m, {})} for m, v in values.items()]
     if all(len(v) for v in values.values()):
-        add_vs_above(rows, lambda upper: paired_bootstrap(values, upper, RESAMPLES, SEED))
+        add_comparisons(rows, lambda method: paired_bootstrap(values, method, RESAMPLES, SEED))
     return rows
 
 
-def add_vs_above(rows: list[dict], differences_from: Callable[[str], dict[str, Difference]]) -> None:
-    """Add the paired comparisons that rank the rows: to each row but the best, `above` (the method just above it
-    by score) and `vs_above` with its interval; to every row, `ties`: the methods whose paired difference from
-    it has a 95% interval containing 0 (';'-joined). `differences_from(name)` returns every method's paired
-    difference from `name` (the task's own bootstrap, on the same resamples as its other intervals)."""
+def add_comparisons(rows: list[dict], differences_from: Callable[[str], dict[str, Difference]]) -> None:
+    """Add the paired comparisons of the rows, each method's computed once: `vs_none` / `vs_bicubic` (from each
+    baseline that ran); `above` (the method just above by score) and `vs_above`; `ties`: the methods whose
+    paired difference has a 95% interval containing 0 (';'-joined), which `rank_rows` ranks together.
+    `differences_from(name)` returns every method's paired difference from `name` (the task's own bootstrap,
+    the same resamples for every pair)."""
+    cache: dict[str, dict[str, Difference]] = {}
+
+    def against(method: str) -> dict[str, Difference]:
+        if method not in cache:
+            cache[method] = {**differences_from(method), method: Difference(0.0, 0.0, 0.0)}
+        return cache[method]
+
+    methods = {r["method"] for r in rows}
+    for baseline in BASELINES:
+        if baseline in methods:
+            for row in rows:
+                row.update(difference_fields(against(baseline), baseline, row["method"]))
     ordered = sorted((r for r in rows if not pd.isna(r["score"])), key=lambda r: -r["score"])
-    against = {r["method"]: differences_from(r["method"]) for r in ordered}
     for upper, row in zip(ordered, ordered[1:]):
-        d = against[upper["method"]].get(row["method"])
+        d = against(upper["method"]).get(row["method"])
         if d is not None:
             row.update({"above": upper["method"], "vs_above": d.value, "vs_above_low": d.low,
                         "vs_above_high": d.high})
     for row in ordered:
-        ties = [m for m, diffs in against.items() if m != row["method"] and row["method"] in diffs
-                and diffs[row["method"]].low <= 0 <= diffs[row["method"]].high]
+        ties = [r["method"] for r in ordered if r is not row and row["method"] in against(r["method"])
+                and against(r["method"])[row["method"]].low <= 0 <= against(r["method"])[row["method"]].high]
         row["ties"] = ";".join(sorted(ties))
 
 

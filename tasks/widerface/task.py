@@ -18,7 +18,7 @@ import pandas as pd
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
 from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
-from harness.leaderboard import add_vs_above, seconds_per_megapixel
+from harness.leaderboard import add_comparisons, seconds_per_megapixel
 from harness.image import load_image
 from harness.provenance import provenance
 from harness.runner import run_items
@@ -157,8 +157,8 @@ class FaceTask(Task):
         return records
 
     def leaderboard_rows(self, ctx: RunContext, groups: list[Group], results: Results) -> list[dict]:
-        """Hard-setting AP of LR (as `none`) and of each LR+<restorer> (as the restorer), paired bootstrap
-        intervals over images vs LR and vs LR+bicubic (needs `write` first: it evaluates)."""
+        """Hard-setting AP of LR (as `none`) and of each LR+<restorer> (as the restorer), with paired bootstrap
+        comparisons over images (vs LR, vs LR+bicubic, between methods; needs `write` first: it evaluates)."""
         group, = groups
         evaluations = {n: e for n, e in group.info["evaluations"].items() if n != "GT"}
         name = {n: "none" if n == "LR" else n[len("LR+"):] for n in evaluations}
@@ -170,15 +170,6 @@ class FaceTask(Task):
                        "score": ev.summarize(ev.accumulate(evaluation))["hard"], "n_items": evaluation.num_images,
                        "seconds_per_mp": group.info["seconds_per_mp"][n],
                        "parameters": ctx.preprocessor(spec).num_parameters if spec else None}
-        for baseline in ("LR", "LR+bicubic"):
-            if baseline not in evaluations:
-                continue
-            diffs = bootstrap_differences(evaluations, baseline, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
-            diffs = diffs[diffs.setting == "hard"]
-            key = f"vs_{name[baseline]}"
-            rows[baseline].update({key: 0.0, f"{key}_low": 0.0, f"{key}_high": 0.0})
-            for r in diffs.itertuples():
-                rows[r.condition].update({key: r.difference, f"{key}_low": r.ci_low, f"{key}_high": r.ci_high})
         condition = {v: k for k, v in name.items()}
 
         def differences_from(method: str) -> dict[str, Difference]:
@@ -187,7 +178,7 @@ class FaceTask(Task):
                     for r in diffs[diffs.setting == "hard"].itertuples()}
 
         rows = list(rows.values())
-        add_vs_above(rows, differences_from)
+        add_comparisons(rows, differences_from)
         return rows
 
     def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
