@@ -21,6 +21,7 @@ MODELS = {
     "dncnn": "preproc.dncnn:DnCNN",
 }
 PAIR_MODES = ("joint", "car", "sr")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -53,6 +54,9 @@ class TrainConfig:
     init_fit: int = 0  # with a pretrained `init` for CAJNN: batches for the least-squares glue fit
     init: str | None = None  # weights file, or a pretrained model name in preproc.transfer.PRETRAINED
     channels_last: bool = True  # measured 1.5x faster for CAJNN training on this CPU
+    precision: str = "fp32"  # "bf16": forward under autocast (fp32 master weights and loss; fp32 validation)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0: off); validated and exported
+    warmup: int = 0  # iterations of linear lr warm-up whenever the optimizer starts fresh
 
     @classmethod
     def load(cls, name_or_path: str) -> "TrainConfig":
@@ -87,6 +91,12 @@ class TrainConfig:
             raise HarnessError(f"{where}: qf must be [low, high] within 1..100, got {self.qf}")
         if not self.periods or min(self.periods) <= 0:
             raise HarnessError(f"{where}: periods must be positive, got {self.periods}")
+        if self.precision not in PRECISIONS:
+            raise HarnessError(f"{where}: precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not 0.0 <= self.ema < 1.0:
+            raise HarnessError(f"{where}: ema must be a decay in [0, 1), got {self.ema}")
+        if self.warmup < 0:
+            raise HarnessError(f"{where}: warmup must be >= 0 iterations, got {self.warmup}")
         if "name" not in self.model:
             raise HarnessError(f"{where}: model needs a 'name'")
 

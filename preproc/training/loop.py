@@ -84,6 +84,17 @@ def weights_file(model: nn.Module, config: TrainConfig, iteration: int, extra: d
 
 
 
+def _ema_update(decay: float):
+    """Return an AveragedModel `multi_avg_fn`: an EMA whose decay ramps up as min(decay, (1 + n) / (10 + n))
+    over the n updates so far, so that the average soon forgets the weights it started from."""
+    def update(averaged: list, current: list, n_averaged: torch.Tensor) -> None:
+        n = int(n_averaged)
+        rate = min(decay, (1 + n) / (10 + n))
+        torch._foreach_lerp_(averaged, current, 1.0 - rate)
+    return update
+
+
+
 def _truncate_log(path: Path, iteration: int) -> None:
     """Drop log lines written after `iteration` (from a run that stopped after its last checkpoint)."""
     if not path.exists():
@@ -124,6 +135,11 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True  # fixed patch size: pick the fastest conv algorithms
+    if threads is None and dev.type == "cpu":
+        threads = 1  # beside any other busy process a 2-thread run goes at ~0.2x (docs/leaderboard.md)
+        thread_note = " (the CPU default: pass --threads 2 only when nothing else runs)"
+    else:
+        thread_note = ""
     if threads:
         torch.set_num_threads(threads)
     total = iterations if iterations is not None else config.iterations
@@ -137,6 +153,8 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=tuple(config.betas))
     iteration, best, elapsed = 0, -float("inf"), 0.0
     torch_rng = None
+    ema_state = None
+    warmup_from = None  # the iteration at which the optimizer started fresh (lr warm-up from there)
     init_report = None
     last = out_dir / "last.pth"
     if last.exists():
@@ -145,6 +163,8 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         optimizer.load_state_dict(ckpt["optimizer"])
         iteration, best, elapsed = ckpt["iteration"], ckpt["best"], ckpt.get("elapsed_s", 0.0)
         torch_rng = ckpt["rng"]["torch"]
+        ema_state = ckpt.get("ema")
+        warmup_from = ckpt.get("warmup_from")
         source = f"resumed {last} at iteration {iteration}"
     elif (init or config.init) in PRETRAINED:
         from preproc.transfer import init_from_pretrained, summarise_keys
@@ -168,6 +188,9 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         source = f"initialised from {path} (iteration {iteration}; fresh optimizer)"
     else:
         source = "from scratch"
+
+    if not last.exists():
+        warmup_from = iteration
 
     val_skip = set()
     val_images = []
@@ -195,6 +218,15 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         _say(quiet, f"refitted conv_up1 and conv_last by least squares on {config.init_fit} batches: "
                     + ", ".join(f"{k} {v:.4f}" for k, v in init_report["fit"].items() if k != "batches"))
 
+    ema = None
+    if config.ema:
+        from torch.optim.swa_utils import AveragedModel
+        ema = AveragedModel(model, multi_avg_fn=_ema_update(config.ema), use_buffers=True)
+        if ema_state is not None:
+            ema.load_state_dict(ema_state)
+    val_model = ema.module if ema is not None else model  # what is validated, kept as best.pth and exported
+    autocast = {"device_type": dev.type, "dtype": torch.bfloat16, "enabled": config.precision == "bf16"}
+
     net = model
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
@@ -205,8 +237,12 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         _say(quiet, f"{config.name}: {sum(p.numel() for p in model.parameters()):,d} parameters, "
                     f"{source}; {len(sampler.images)} training images ({sampler.skipped} smaller than "
                     f"{config.hr_patch} px skipped), {len(val_images)} validation images, "
-                    f"batch {batch} x {world}, device {dev}, threads {torch.get_num_threads()}, "
-                    f"loader workers {workers}")
+                    f"batch {batch} x {world}, device {dev}, threads {torch.get_num_threads()}{thread_note}, "
+                    f"loader workers {workers}, precision {config.precision}"
+                    + (f", EMA of the weights (decay {config.ema}) validated and exported" if ema else "")
+                    + (f", lr warm-up over {config.warmup} iterations from {warmup_from}"
+                       if config.warmup and warmup_from is not None and iteration < warmup_from + config.warmup
+                       else ""))
         if validator:
             _say(quiet, f"validation bicubic Y-PSNR: " +
                  ", ".join(f"q{q} {v:.3f}" for q, v in validator.baseline.items()))
@@ -222,13 +258,14 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     def save_checkpoint():
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                            "iteration": iteration, "best": best, "elapsed_s": elapsed,
-                           "config": asdict(config),
+                           "config": asdict(config), "warmup_from": warmup_from,
+                           "ema": ema.state_dict() if ema is not None else None,
                            "rng": {"torch": torch.get_rng_state()}}, last)
 
     def validate():  # log the validation PSNR; keep the weights when they are the best so far
         nonlocal best
-        scores = validator(model, dev)
-        entry = {"iter": iteration, "val_psnr": scores,
+        scores = validator(val_model, dev)
+        entry = {"iter": iteration, "weights": "ema" if ema is not None else "model", "val_psnr": scores,
                  "val_gain": {k: scores[k] - validator.baseline[int(k[1:])]
                               for k in scores if k != "mean"}}
         log.write(json.dumps(entry) + "\n")
@@ -238,7 +275,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                        for k, v in scores.items() if k != "mean"))
         if scores["mean"] > best:
             best = scores["mean"]
-            atomic_torch_save(weights_file(model, config, iteration,
+            atomic_torch_save(weights_file(val_model, config, iteration,
                                            {"val_psnr": scores, "train_wall_s": round(elapsed)}),
                               out_dir / "best.pth")
 
@@ -260,14 +297,20 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                 _say(quiet, f"stopping at iteration {iteration}: --max-minutes {max_minutes} reached")
                 break
             lr = lr_at(iteration, config)
+            if config.warmup and warmup_from is not None and iteration < warmup_from + config.warmup:
+                lr *= (iteration - warmup_from + 1) / config.warmup
             for group in optimizer.param_groups:
                 group["lr"] = lr
             inp = inp.to(dev, non_blocking=True).contiguous(memory_format=fmt)
             tgt = tgt.to(dev, non_blocking=True)
-            loss = F.l1_loss(net(inp), tgt)
+            with torch.autocast(**autocast):
+                out = net(inp)
+            loss = F.l1_loss(out.float(), tgt)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema is not None:
+                ema.update_parameters(model)
             iteration += 1
             running += loss.item()
             count += 1
@@ -295,7 +338,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                 validate()  # the final weights, when the last validation came earlier
             save_checkpoint()
             if not validator:
-                atomic_torch_save(weights_file(model, config, iteration, {"train_wall_s": round(elapsed)}),
+                atomic_torch_save(weights_file(val_model, config, iteration, {"train_wall_s": round(elapsed)}),
                                   out_dir / "best.pth")
     finally:
         if log:
