@@ -181,3 +181,70 @@ def test_context_pairs_at_the_image_border_keep_their_size():
 def test_context_must_be_a_multiple_of_the_scale():
     with pytest.raises(HarnessError, match="context"):
         TrainConfig(context=6).validate()
+
+
+def _logged(out_dir, key):
+    lines = (out_dir / "log.jsonl").read_text().splitlines()
+    return [(e["iter"], e[key]) for e in map(json.loads, lines) if key in e]
+
+
+def test_lr_warms_up_linearly_after_a_fresh_optimizer(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    cfg.warmup, cfg.periods = 4, [10 ** 6]  # a flat cosine: lr_at is cfg.lr to 1e-9 relative
+    train(cfg, tmp_path / "a", threads=1, iterations=2, quiet=True)
+    # Log entry k holds the lr of the step that made iteration k: k / 4 of the schedule's lr, then all of it.
+    assert [lr / cfg.lr for _, lr in _logged(tmp_path / "a", "lr")] == pytest.approx([0.25, 0.5])
+    train(cfg, tmp_path / "a", threads=1, iterations=6, quiet=True)  # resumed: the ramp goes on, not anew
+    assert [lr / cfg.lr for _, lr in _logged(tmp_path / "a", "lr")] == pytest.approx([0.25, 0.5, 0.75, 1, 1, 1])
+    # From weights with a fresh optimizer it warms up again, from the iteration the weights were saved at.
+    start = torch.load(tmp_path / "a" / "best.pth", weights_only=False)["iterations"]
+    train(cfg, tmp_path / "b", threads=1, iterations=start + 2, init=str(tmp_path / "a" / "best.pth"), quiet=True)
+    assert [i for i, _ in _logged(tmp_path / "b", "lr")] == [start + 1, start + 2]
+    assert [lr / cfg.lr for _, lr in _logged(tmp_path / "b", "lr")] == pytest.approx([0.25, 0.5])
+
+
+def test_ema_update_by_hand():
+    from preproc.training.loop import _ema_update
+    update = _ema_update(0.5)
+    averaged, current = [torch.tensor([0.0])], [torch.tensor([1.0])]
+    update(averaged, current, torch.tensor(1))  # decay min(0.5, 2/11): 0 + (1 - 2/11) * (1 - 0)
+    assert averaged[0].item() == pytest.approx(9 / 11)
+    update(averaged, current := [torch.tensor([3.0])], torch.tensor(20))  # decay min(0.5, 21/30) = 0.5
+    assert averaged[0].item() == pytest.approx(0.5 * 9 / 11 + 0.5 * 3)
+
+
+def test_ema_weights_are_validated_exported_and_resume_exactly(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    cfg.ema, cfg.val_every = 0.9, 6
+    train(cfg, tmp_path / "straight", threads=1, iterations=6, quiet=True)
+    train(cfg, tmp_path / "resumed", threads=1, iterations=3, quiet=True)
+    train(cfg, tmp_path / "resumed", threads=1, iterations=6, quiet=True)
+    straight = torch.load(tmp_path / "straight" / "last.pth", weights_only=False)
+    resumed = torch.load(tmp_path / "resumed" / "last.pth", weights_only=False)
+    for key, value in straight["ema"].items():
+        assert torch.allclose(value.float(), resumed["ema"][key].float(), atol=1e-6), key
+    # best.pth (validated at iteration 6) holds the average, not the trained weights.
+    best = torch.load(tmp_path / "straight" / "best.pth", weights_only=False)["params"]
+    ema = {k.removeprefix("module."): v for k, v in straight["ema"].items() if k.startswith("module.")}
+    assert all(torch.equal(best[k], ema[k]) for k in best)
+    assert any(not torch.equal(best[k], straight["model"][k]) for k in best)
+    assert [w for _, w in _logged(tmp_path / "straight", "weights")] == ["ema"]
+
+
+def test_bf16_training_follows_fp32(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    train(cfg, tmp_path / "fp32", threads=1, iterations=4, quiet=True)
+    cfg.precision = "bf16"
+    train(cfg, tmp_path / "bf16", threads=1, iterations=4, quiet=True)
+    fp32, bf16 = (np.array([loss for _, loss in _logged(tmp_path / run, "loss")]) for run in ("fp32", "bf16"))
+    assert len(bf16) == 4 and np.all(np.abs(bf16 / fp32 - 1) < 0.02)  # same batches, bf16 rounding only
+    master = torch.load(tmp_path / "bf16" / "last.pth", weights_only=False)["model"]
+    assert all(v.dtype == torch.float32 for v in master.values())  # the weights stay fp32
+
+
+@pytest.mark.parametrize("field, value", [("precision", "fp16"), ("ema", 1.0), ("warmup", -1)])
+def test_bad_precision_ema_warmup_are_refused(tmp_path, field, value):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({field: value}))
+    with pytest.raises(HarnessError, match=field):
+        TrainConfig.load(str(path))
