@@ -83,12 +83,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--export", metavar="DEST", default=None,
                         help="do not train: copy OUT/best.pth to DEST (e.g. preproc/weights/cajnn_small.pth)")
+    parser.add_argument("--fp16", action="store_true", help="with --export: store the weights as fp16")
     parser.add_argument("--card-table", metavar="CSV", default=None,
                         help="with --export DEST: write DEST's model card (.md) from this quality table1.csv "
                              "instead of exporting (--config: the config its 'continue' commands name)")
     parser.add_argument("--card-command", default="python run_all.py --task quality --preproc bicubic cajnn "
                         "--data ../shared/data/sr/Set5 ../shared/data/sr/Set14 --qf 10 20 40 --out /tmp/cajnn_eval")
-    parser.add_argument("--card-note", default="", help="an extra line for the model card")
+    parser.add_argument("--card-note", default="", help="an extra line for the model card (with --export alone: a note stored in the weights file)")
     args = parser.parse_args(argv)
     try:
         if args.export and args.card_table:
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"wrote {card}")
             return
         if args.export:
-            print(json.dumps(export_weights(args.out, args.export), default=str))
+            print(json.dumps(export_weights(args.out, args.export, half=args.fp16, note=args.card_note),
+                             default=str))
             return
         config = TrainConfig.load(args.config)
         if args.device.startswith("cuda") and not torch.cuda.is_available():

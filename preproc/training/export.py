@@ -13,10 +13,11 @@ from harness.errors import HarnessError
 from preproc.training.config import TrainConfig
 
 
-def export_weights(out_dir: str | Path, destination: str | Path) -> dict:
+def export_weights(out_dir: str | Path, destination: str | Path, half: bool = False, note: str = "") -> dict:
     """Copy OUT/best.pth (or, before the first validation, OUT/last.pth's weights) to `destination`.
 
-    The shippable weights file records the machine and the export time.
+    The shippable weights file records the machine and the export time; `half` stores the tensors as fp16
+    (half the size of a committed file; the loaders read them into fp32), `note` adds a line of metadata.
 
     Returns the file's metadata (everything but the tensors).
     """
@@ -35,7 +36,9 @@ def export_weights(out_dir: str | Path, destination: str | Path) -> dict:
                "train_config": config.name, "train_wall_s": round(ckpt.get("elapsed_s", 0.0))}
     else:
         raise HarnessError(f"{source}: no best weights yet, and no last.pth checkpoint either")
-    obj["params"] = {k: v.float().contiguous() for k, v in obj["params"].items()}
+    obj["params"] = {k: (v.half() if half else v.float()).contiguous() for k, v in obj["params"].items()}
+    if note:
+        obj["note"] = note
     obj["machine"] = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, " \
                      f"torch {torch.__version__}".replace("  ", " ")
     obj["exported"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -147,6 +147,14 @@ def test_export_writes_loadable_weights(tmp_path):
     assert export_weights(tmp_path / "run", tmp_path / "from_last.pth")["iterations"] == 2
     with pytest.raises(HarnessError, match="best.pth"):
         export_weights(tmp_path / "empty", tmp_path / "x.pth")
+    # fp16 export: half the bytes, the same weights to fp16 rounding once loaded (into fp32).
+    export_weights(tmp_path / "run", tmp_path / "half.pth", half=True, note="a checkpoint")
+    full, _ = load_cajnn(tmp_path / "from_last.pth")
+    half, info = load_cajnn(tmp_path / "half.pth")
+    assert info["note"] == "a checkpoint"
+    assert all(p.dtype == torch.float32 for p in half.parameters())
+    for a, b in zip(full.parameters(), half.parameters()):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-6)
 
 
 @pytest.mark.parametrize("k", range(8))
