@@ -7,14 +7,15 @@ sha256 of the sorted `name sha256` lines), drops images whose shorter side is un
 images that are (near-)duplicates of a test image, and writes the rest unmodified (original bytes)
 to OUT/<source name>/, with OUT/SOURCES.json describing what was written.
 
-    python -m preproc.training_data --out /work/extra_train [--mirror-root /work/.mirror]
+    python -m preproc.training_data [--out ../extra_train] [--mirror-root /work/.mirror]
         [--check-against DIR ...]
 
 A local copy is either the snapshot the search tool's `fetch github:OWNER/NAME` leaves at
 MIRROR_ROOT/OWNER+NAME/repo (a bare git directory), or a plain clone at MIRROR_ROOT/OWNER+NAME
 (`git clone https://github.com/OWNER/NAME MIRROR_ROOT/OWNER+NAME`; it must contain the commit).
 
-Add the folders to a config's `train_folders` (e.g. "/work/extra_train/BSDS500_test") to train on
+Add the folders to a config's `train_folders` (e.g. "../extra_train/BSDS500_test", beside `../shared`, as
+`preproc/configs/probe_paper_ft_bsds500.json` does) to train on
 them. Never add a test set here: Set5, Set14, BSD100 (= BSDS300 test = BSDS500 *val*), Urban100,
 Manga109, Kodak24, McMaster, CBSD68, ICDAR/IC13, SVT, WIDER FACE; `tests/preproc/test_training_data.py`
 checks the names. `--check-against` (default: ../shared/data/sr, the Set5 and Set14 used here)
@@ -242,7 +243,8 @@ def extract(source: Source, out: Path, mirror_root: Path, check: HeldOutIndex | 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preproc.training_data", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("/work/extra_train"))
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "extra_train",
+                        help="where the images go (default: extra_train beside the project folder)")
     parser.add_argument("--mirror-root", type=Path, default=DEFAULT_MIRROR_ROOT)
     parser.add_argument("--check-against", type=Path, nargs="*", default=None,
                         help=f"folders of test images to reject copies of (default: {DEFAULT_CHECK} if present)")
