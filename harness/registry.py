@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -187,7 +189,33 @@ def _stage_identity(stage: Preprocessor) -> dict:
         from harness.store import file_sha256
 
         described = {**described, "source": os.path.basename(source), "source_sha256": file_sha256(source)}
+        helpers = _helper_sources(module, source)
+        if helpers:
+            described["helpers_sha256"] = {name: file_sha256(path) for name, path in helpers.items()}
     return described
+
+
+def _helper_sources(module: str, source: str) -> dict[str, str]:
+    """Return {module name: source file} of the modules a plug-in brought with it: every imported module
+    whose file lies in the folder the plug-in's top-level package (or module) was imported from, but the
+    plug-in's own file and this project's packages. Installed packages are identified by their versions
+    (provenance); a helper imported only inside a function, after the run starts, is not seen."""
+    root = Path(source).resolve().parent
+    for _ in range(module.count(".")):
+        root = root.parent
+    if root == Path(__file__).resolve().parent.parent:   # a plug-in kept in this project's root
+        skip = OWN_PACKAGES
+    else:
+        skip = ()
+    out = {}
+    for name, loaded in list(sys.modules.items()):
+        path = getattr(loaded, "__file__", None)
+        if not path or name == module or name.split(".")[0] in skip or not path.endswith(".py"):
+            continue
+        resolved = Path(path).resolve()
+        if root in resolved.parents and "site-packages" not in resolved.parts and resolved != Path(source).resolve():
+            out[name] = str(resolved)
+    return dict(sorted(out.items()))
 
 
 # The name table. Values are factories or "module:attribute" strings resolved on first use; every
@@ -212,15 +240,22 @@ PLUGIN_PREFIXES: dict[str, str] = {
 }
 
 
+BUILT_IN = frozenset(REGISTRY)   # names whose results the report sets beside the paper's: never replaced
+
+
 def register(name: str, factory: Callable[[BuildOptions], Preprocessor] | Callable[[np.ndarray], np.ndarray] |
              Preprocessor, scale: int | None = None) -> None:
     """Register a restorer under `name` for this process (e.g. from a notebook).
 
     `factory` is a Preprocessor instance, a factory taking BuildOptions, or (with `scale` given) a
-    plain function image -> image.
+    plain function image -> image. A built-in name (`bicubic`, `cajnn`, ...) cannot be replaced: its
+    rows stand beside the paper's numbers; a name registered earlier in the process can.
     """
     if not name or "+" in name or ":" in name:
         raise HarnessError(f"bad preprocessor name {name!r}: no '+' or ':' allowed")
+    if name in BUILT_IN:
+        raise HarnessError(f"register({name!r}): {name!r} is a built-in restorer; register yours under "
+                           f"another name (its results would be labelled as the built-in's)")
     if isinstance(factory, Preprocessor):
         REGISTRY[name] = lambda options, _p=factory: _p
     elif scale is not None:
