@@ -80,7 +80,7 @@ class FunctionPreprocessor(Preprocessor):
             return self.fn(image)
         except HarnessError:
             raise
-        except Exception as exc:  # the user's code: an item failure that names the restorer, on one line
+        except (Exception, SystemExit) as exc:  # the user's code: an item failure that names the restorer, on one line
             raise HarnessError(f"restorer {self.name!r} failed on a {image.shape[0]}x{image.shape[1]} image "
                                f"({one_line(exc)})") from None
 

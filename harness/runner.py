@@ -242,7 +242,7 @@ def restore(pre: Preprocessor, spec: str, images: list[np.ndarray], prefixes: li
         for batch in batches:
             try:
                 outs = _run_stages(stages, keys, start, [images[k] for k in batch], [prefixes[k] for k in batch])
-            except ITEM_ERRORS as exc:
+            except ITEM_ERRORS + (SystemExit,) as exc:   # a plug-in's sys.exit() fails its item, never the run silently
                 if len(batch) == 1:
                     results[batch[0]] = (None, 0.0, str(exc) if isinstance(exc, HarnessError)   # names the stage
                                           else f"preprocessor {spec!r} failed: {one_line(exc)}")

@@ -52,9 +52,19 @@ def bootstrap_differences(evaluations: dict[str, ev.Evaluation], baseline: str, 
         boot = resampled_aps(evaluation, weights)
         for setting in ev.SETTINGS:
             delta = boot[setting] - base_boot[setting]
-            low, high = np.nanpercentile(delta, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+            low, high = _interval(delta, level)
             rows.append({"condition": name, "baseline": baseline, "setting": setting,
                          "ap": full[setting], "ap_baseline": base_full[setting],
                          "difference": full[setting] - base_full[setting], "ci_low": float(low),
                          "ci_high": float(high), "resamples": resamples, "seed": seed})
     return pd.DataFrame(rows)
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """Return the percentile interval of the finite resampled values; (nan, nan) when there are none (a
+    setting with no face in the images: AP undefined, which the tables say)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return float("nan"), float("nan")
+    low, high = np.percentile(finite, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(low), float(high)

@@ -183,6 +183,10 @@ def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, 
              "(tasks/paper_values.json).",
              "Subset runs score only the faces of the images run (REFERENCE.md 5.8): not comparable to "
              "full-val numbers."]
+    empty = [s for s in SETTINGS if s in summary and summary[s].isna().all()]
+    if empty:
+        notes.append(f"-: the {config.get('images_evaluated', '?')} evaluated image(s) hold no "
+                     f"{' / '.join(empty)} face, so that AP is undefined; run more images for a number.")
     sec.tables.append(Table(f"table3{stem}", title, table3(summary, config), notes))
     diffs_csv = task_dir / f"ap_differences{stem}.json"
     if not diffs_csv.is_file():

@@ -273,6 +273,9 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
              + f"; detections mapped back with {LR_MAPPING}. LR+<restorer> = the restorer's x4 output.",
              "Official protocol (MATLAB wider_eval): per-image stable sort, min-max score normalisation per "
              "submission, IoU >= 0.5 with the +1 convention, 1000 thresholds, VOC AP."]
+    empty_note = no_face_note({k: int(v.sum()) for k, v in gt.face_counts().items()}, len(evaluated))
+    if empty_note:
+        notes.append(empty_note)
     if ground_note := (gt.note or "").strip():
         notes.append(f"Ground truth: {ground_note}.")
     if failed:
@@ -287,7 +290,8 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
                          f"({BOOTSTRAP_RESAMPLES} resamples, "
                          f"seed {BOOTSTRAP_SEED}, 95% percentile interval)", prov,
                          [f"{len(evaluated)} images; score normalisation once per submission; the face count "
-                          "is recomputed for each resample."], display=_display_diffs(diffs))
+                          "is recomputed for each resample.", *([empty_note] if empty_note else [])],
+                         display=_display_diffs(diffs))
     paths += write_table(per_image, out / f"per_image{stem}", "Per-image records (boxes, time split in seconds)", prov)
     paths.append(write_pr_curves(out / f"pr_curves{stem}.csv", {c.name: results[c.name] for c in conditions}))
     for setting in ev.SETTINGS:
@@ -349,7 +353,7 @@ def _display(summary: pd.DataFrame) -> pd.DataFrame:
     for r in summary.itertuples():
         row = {"Condition": r.condition, "N images": r.n_images}
         for s in ev.SETTINGS:
-            row[f"{s.capitalize()} (ours)"] = f"{getattr(r, s):.4f}"
+            row[f"{s.capitalize()} (ours)"] = _ap(getattr(r, s), "{:.4f}")
         for s in ev.SETTINGS:
             v = getattr(r, f"paper_{s}")
             row[f"{s.capitalize()} (paper)"] = f"{v:.3f}" if v is not None and not pd.isna(v) else "-"
@@ -364,5 +368,22 @@ def _display_diffs(diffs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in diffs.itertuples():
         rows.append({"Comparison": f"{r.condition} - {r.baseline}", "Setting": r.setting,
-                     "AP difference": f"{r.difference:+.4f}", "95% CI": f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]"})
+                     "AP difference": _ap(r.difference, "{:+.4f}"),
+                     "95% CI": "n/a" if pd.isna(r.ci_low) else f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]"})
     return pd.DataFrame(rows)
+
+
+NO_FACES = "n/a"   # AP of a setting with no face in the evaluated images: undefined (0 / 0), said in a note
+
+
+def _ap(value, pattern: str) -> str:
+    return NO_FACES if value is None or pd.isna(value) else pattern.format(value)
+
+
+def no_face_note(face_counts: dict[str, int], n_images: int) -> str | None:
+    """Return the note that explains `n/a` APs: the settings with no face in the evaluated images."""
+    empty = [s for s, n in face_counts.items() if n == 0]
+    if not empty:
+        return None
+    return (f"n/a: the {n_images} evaluated image(s) hold no {' / '.join(empty)} face, so AP (and its "
+            "difference) is undefined there; run more images (--limit) for a number.")
