@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.cli import (ArgumentParser, OutLock, RunContext, agree_on_error, check_data_paths, check_device,
                          check_out_dir, close_distributed, init_distributed, positive_int, run_command)
 from harness.errors import HarnessError
-from harness.registry import BuildOptions, known_names
+from harness.registry import BuildOptions, known_names, plugin_weight_names
 from harness.runner import run_task
 from harness.task import Task
 from tasks import TASKS
@@ -72,25 +72,13 @@ def build_parser() -> tuple[ArgumentParser, dict]:
 NO_WEIGHTS = ("none", "bicubic", "down")   # registered stages that have no weights
 
 
-def plugin_names(specs: list[str]) -> list[str]:
-    """Return the names a `MODULE:CALLABLE` stage of `specs` answers to in `--weights NAME=PATH`: its module
-    (`my_net` of `my_net:make`, also the last part of a dotted module) and its callable."""
-    names = []
-    for spec in specs:
-        for stage in spec.partition("=")[2].split("+") if "=" in spec else spec.split("+"):
-            module, sep, attr = stage.strip().rpartition(":")
-            if sep and module and module != "spandrel":
-                names += [module, module.rpartition(".")[2], attr]
-    return list(dict.fromkeys(names))
-
-
 def parse_weights(items: list[str], specs: list[str] | None = None) -> dict[str, str]:
     """Return {stage: path} from NAME=PATH items; NAME is a registered stage with weights or names a
     plug-in stage of `specs` (its factory reads `options.weights[NAME]`); else, or for a missing file, an
     error."""
     out = {}
     stages = [name for name in known_names() if name not in NO_WEIGHTS]
-    plugins = plugin_names(specs or [])
+    plugins = [n for spec in specs or [] for n in plugin_weight_names(spec.rpartition("=")[2])]   # TASK=SPEC too
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:

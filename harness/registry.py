@@ -177,6 +177,8 @@ def _stage_identity(stage: Preprocessor) -> dict:
     """Return `stage.describe()`, plus the SHA-256 of the source file of a plug-in's code (a function
     or class outside this project), so that editing a plug-in changes the keys of its records."""
     described = stage.describe()
+    if getattr(stage, "weights_given", None):
+        described = {**described, "weights_given": stage.weights_given}
     target = getattr(stage, "fn", None) or type(stage)
     module = getattr(target, "__module__", "") or ""
     if module.split(".")[0] in OWN_PACKAGES:
@@ -276,6 +278,18 @@ def _resolve(target: str | Callable) -> Callable:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def plugin_weight_names(spec: str) -> list[str]:
+    """Return the names under which `--weights NAME=PATH` reaches the `MODULE:CALLABLE` stages of `spec`
+    (in `options.weights`): the module (`my_net` of `my_net:make`), the last part of a dotted module, and
+    the callable. Other stages have none."""
+    names = []
+    for stage in spec.split("+"):
+        module, sep, attr = stage.strip().rpartition(":")
+        if sep and module and module not in PLUGIN_PREFIXES:
+            names += [module, module.rpartition(".")[2], attr]
+    return list(dict.fromkeys(names))
+
+
 def build_stage(spec: str, options: BuildOptions) -> Preprocessor:
     """Return the Preprocessor for one stage: a registered name, `prefix:ARG`, or `module:callable`."""
     if spec in REGISTRY:
@@ -286,6 +300,11 @@ def build_stage(spec: str, options: BuildOptions) -> Preprocessor:
             stage = _resolve(PLUGIN_PREFIXES[prefix])(rest, options)
         elif "module:callable" in PLUGIN_PREFIXES:
             stage = _resolve(PLUGIN_PREFIXES["module:callable"])(spec, options)
+            given = {n: options.weights[n] for n in plugin_weight_names(spec) if n in options.weights}
+            if given:   # part of the stage's identity: other weights, other records
+                from harness.store import file_sha256
+
+                stage.weights_given = {n: {"path": str(path), "sha256": file_sha256(path)} for n, path in given.items()}
         else:
             raise HarnessError(f"plug-in {spec!r}: plug-in loading is not available")
     else:
