@@ -199,24 +199,26 @@ def _stage_identity(stage: Preprocessor) -> dict:
 
 def _helper_sources(module: str, source: str) -> dict[str, str]:
     """Return {module name: source file} of the modules a plug-in brought with it: every imported module
-    whose file lies in the folder the plug-in's top-level package (or module) was imported from, but the
-    plug-in's own file and this project's packages. Installed packages are identified by their versions
-    (provenance); a helper imported only inside a function, after the run starts, is not seen."""
-    root = Path(source).resolve().parent
+    whose file lies in the folder the plug-in's top-level package (or module) was imported from (in this
+    project's own folder: in the plug-in's top-level package), but the plug-in's own file. Installed
+    packages are identified by their versions (provenance); a helper imported only inside a function,
+    after the run starts, is not seen."""
+    own = os.path.realpath(source)
+    root = os.path.dirname(own)
     for _ in range(module.count(".")):
-        root = root.parent
-    if root == Path(__file__).resolve().parent.parent:   # a plug-in kept in this project's root
-        skip = OWN_PACKAGES
-    else:
-        skip = ()
+        root = os.path.dirname(root)
+    in_project = Path(root) == Path(__file__).resolve().parent.parent
+    top = module.split(".")[0]
     out = {}
     for name, loaded in list(sys.modules.items()):
         path = getattr(loaded, "__file__", None)
-        if not path or name == module or name.split(".")[0] in skip or not path.endswith(".py"):
+        if (not path or name == module or not path.endswith(".py") or not os.path.isabs(path)
+                or (in_project and name.split(".")[0] != top)):
             continue
-        resolved = Path(path).resolve()
-        if root in resolved.parents and "site-packages" not in resolved.parts and resolved != Path(source).resolve():
-            out[name] = str(resolved)
+        resolved = os.path.realpath(path)
+        if resolved.startswith(root + os.sep) and resolved != own and "-packages" not in resolved \
+                and os.path.isfile(resolved):
+            out[name] = resolved
     return dict(sorted(out.items()))
 
 

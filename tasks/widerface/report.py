@@ -188,6 +188,8 @@ def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, 
         notes.append(f"-: the {config.get('images_evaluated', '?')} evaluated image(s) hold no "
                      f"{' / '.join(empty)} face, so that AP is undefined; run more images for a number.")
     sec.tables.append(Table(f"table3{stem}", title, table3(summary, config), notes))
+    if (task_dir / f"gap_recovered{stem}.json").is_file():
+        sec.tables.append(gap_table(task_dir, stem, config))
     diffs_csv = task_dir / f"ap_differences{stem}.json"
     if not diffs_csv.is_file():
         sec.missing.append(f"widerface: {diffs_csv.name} (bootstrap intervals) not found")
@@ -205,6 +207,20 @@ def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, 
                             [f"Paired bootstrap over images ({first.get('resamples', '?')} resamples, seed "
                              f"{first.get('seed', '?')}); an interval that excludes 0 means the change is "
                              "larger than the image-sampling noise."]))
+
+
+def gap_table(task_dir: Path, stem: str, config: dict) -> Table:
+    """Return the share of the LR-to-GT gap that each LR+<restorer> recovers, per setting, with intervals."""
+    from tasks.widerface.task import _display_gap
+
+    stored = read_table(task_dir / f"gap_recovered{stem}")
+    detector = (config.get("detector") or {}).get("name", "?")
+    return Table(f"gap_recovered{stem}", f"Table III: share of the LR-to-GT gap recovered ({detector})",
+                 _display_gap(stored.frame),
+                 ["(AP of LR+x - AP of LR) / (AP of GT - AP of LR) on the same images; 100% = as good as the "
+                  "original image, 0% = no better than LR; paired bootstrap 95% interval over images "
+                  f"({int(stored.frame['resamples'].iloc[0]) if len(stored.frame) else '?'} resamples); n/a: GT "
+                  "is not above LR there."])
 
 
 def pr_figures(task_dir: Path, report_dir: Path, config: dict, stem: str = "") -> list[Figure]:

@@ -28,7 +28,7 @@ from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Task
 from tasks.paper import paper_values
 from tasks.widerface import evaluation as ev
-from tasks.widerface.bootstrap import bootstrap_differences
+from tasks.widerface.bootstrap import bootstrap_differences, bootstrap_gap_share
 from tasks.widerface.conditions import (LR_MAPPING, LR_RECIPE, SCALE, Condition, check_restorer_scale,
                                         conditions_for, lr_tag)
 from tasks.widerface.dataset import WiderDataset, WiderImage, load_dataset, smoke_dataset
@@ -177,6 +177,11 @@ class FaceTask(Task):
             return {name[r.condition]: Difference(r.difference, r.ci_low, r.ci_high)
                     for r in diffs[diffs.setting == "hard"].itertuples()}
 
+        if "GT" in group.info["evaluations"]:
+            gap = bootstrap_gap_share(group.info["evaluations"], "GT", "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+            for r in gap[gap.setting == "hard"].itertuples():
+                rows[r.condition].update({"gap_recovered": r.share, "gap_recovered_low": r.ci_low,
+                                          "gap_recovered_high": r.ci_high})
         rows = list(rows.values())
         add_comparisons(rows, differences_from)
         return rows
@@ -292,6 +297,14 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
                          [f"{len(evaluated)} images; score normalisation once per submission; the face count "
                           "is recomputed for each resample.", *([empty_note] if empty_note else [])],
                          display=_display_diffs(diffs))
+    gap = bootstrap_gap_share(evaluations, "GT", "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+    if len(gap):
+        paths += write_table(gap, out / f"gap_recovered{stem}",
+                             "Share of the LR-to-GT AP gap recovered, (LR+x - LR) / (GT - LR), paired bootstrap "
+                             f"95% interval ({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})", prov,
+                             [f"{len(evaluated)} images. 100% = the restorer's input detects as well as the "
+                              "original image; 0% = no better than LR; n/a: GT is not above LR there.",
+                              *([empty_note] if empty_note else [])], display=_display_gap(gap))
     paths += write_table(per_image, out / f"per_image{stem}", "Per-image records (boxes, time split in seconds)", prov)
     paths.append(write_pr_curves(out / f"pr_curves{stem}.csv", {c.name: results[c.name] for c in conditions}))
     for setting in ev.SETTINGS:
@@ -301,6 +314,8 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
         paths.append(path)
     print((out / f"table3{stem}.md").read_text().split("<details>")[0])
     print((out / f"ap_differences{stem}.md").read_text().split("<details>")[0])
+    if len(gap):
+        print((out / f"gap_recovered{stem}.md").read_text().split("<details>")[0])
     return paths
 
 
@@ -371,6 +386,22 @@ def _display_diffs(diffs: pd.DataFrame) -> pd.DataFrame:
                      "AP difference": _ap(r.difference, "{:+.4f}"),
                      "95% CI": "n/a" if pd.isna(r.ci_low) else f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]"})
     return pd.DataFrame(rows)
+
+
+def share_text(share, low, high) -> str:
+    """Return a gap share as `64.3% [58.1%, 70.2%]` (`n/a` when undefined)."""
+    if share is None or pd.isna(share):
+        return NO_FACES
+    interval = "" if pd.isna(low) else f" [{low:.1%}, {high:.1%}]"
+    return f"{share:.1%}{interval}"
+
+
+def _display_gap(gap: pd.DataFrame) -> pd.DataFrame:
+    rows = {}
+    for r in gap.itertuples():
+        rows.setdefault(r.condition, {"Condition": r.condition})[f"{r.setting.capitalize()} [95%]"] = share_text(
+            r.share, r.ci_low, r.ci_high)
+    return pd.DataFrame(list(rows.values()))
 
 
 NO_FACES = "n/a"   # AP of a setting with no face in the evaluated images: undefined (0 / 0), said in a note
