@@ -250,7 +250,7 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
                                                          "time_detect")},
                               "error": rec.get("error", "")})
     per_image = pd.DataFrame(per_image)
-    summary = _summary(conditions, results, per_image, len(evaluated))
+    summary = _summary(conditions, results, per_image, len(evaluated), jpeg=lr_qf(ctx) is not None)
     evaluations = {c.name: results[c.name]["evaluation"] for c in conditions}
     group.info["evaluations"] = evaluations   # for leaderboard_rows
     group.info["seconds_per_mp"] = {c.name: seconds_per_megapixel(
@@ -281,6 +281,9 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
     empty_note = no_face_note({k: int(v.sum()) for k, v in gt.face_counts().items()}, len(evaluated))
     if empty_note:
         notes.append(empty_note)
+    if lr_qf(ctx) is not None:
+        notes.append(f"The paper's LR and LR+<restorer> values (LR without JPEG) are not shown beside these LR "
+                     f"rows with JPEG QF {lr_qf(ctx)}; they are a different setting.")
     if ground_note := (gt.note or "").strip():
         notes.append(f"Ground truth: {ground_note}.")
     if failed:
@@ -345,14 +348,17 @@ def _paper_rows() -> dict[str, dict]:
     return {row["condition"]: row for row in paper_values()["table3"]["rows"]}
 
 
-def _summary(conditions: list[Condition], results: dict, per_image: pd.DataFrame, n_images: int) -> pd.DataFrame:
+def _summary(conditions: list[Condition], results: dict, per_image: pd.DataFrame, n_images: int,
+             jpeg: bool = False) -> pd.DataFrame:
+    """Return Table III's rows; the paper's values (LR without JPEG) only beside conditions of the same LR
+    recipe (not beside LR rows with JPEG)."""
     paper = _paper_rows()
     rows = []
     for c in conditions:
         ap = results[c.name]["ap"]
         mine = per_image[(per_image.condition == c.name) & (per_image.error == "")]
         row = {"condition": c.name, "n_images": n_images, **{s: ap[s] for s in ev.SETTINGS}}
-        p = paper.get(c.name)
+        p = None if jpeg and c.kind != "gt" else paper.get(c.name)
         for s in ev.SETTINGS:
             row[f"paper_{s}"] = p[s] if p else None
         for k in ("time_load", "time_degrade", "time_restore", "time_detect"):

@@ -66,8 +66,8 @@ def test_every_run_writes_the_report(results):
     for title in ("Table I: Y-PSNR / Y-SSIM", "Table II: word recognition, smoke-rendered-words, rapidocr, "
                   "degraded x2_q30", "Table III: WIDER FACE AP", "AP differences vs LR"):
         assert title in md
-    # Table II: the paper's baseline beside ours, the paired columns, the substitutions.
-    assert "| none | 91.67% | 22/24 | - | - | - | 85.30% (934/1095) | - | +6.37 pp |" in md
+    # Table II: the paired columns, the substitutions; the paper's values in a reference line (issue 25.12).
+    assert "| none | 91.67% | 22/24 | - | - | - | - | - | - |" in md
     assert "| bicubic | 87.50% | 21/24 | -4.17 pp (-1) | 0/1 | 1 | - |" in md
     assert "rapidocr (rapidocr 3.10.0) instead of TRBA weights" in md
     assert "embedded smoke set of rendered words instead of ICDAR 2013" in md
@@ -174,3 +174,35 @@ def test_report_of_a_missing_folder_is_an_error(tmp_path):
 
     with pytest.raises(HarnessError, match="no such results folder"):
         run_all.main(["--report", str(tmp_path / "nope")])
+
+
+def test_a_rebuild_never_replaces_a_report_with_less(tmp_path, capsys):
+    """Issue 25.7: `--report results/reference` (records not committed) turned the 58 KB report into an empty
+    one and deleted plots/; it is refused with one line, and the report and its plots stay byte for byte."""
+    from harness.cli import run_command
+    from tasks.report.compare import main as compare
+
+    reference = Path(__file__).resolve().parents[3] / "results" / "reference"
+    copy = tmp_path / "reference"
+    shutil.copytree(reference / "report", copy / "report")
+    before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) as exit_info:
+        run_command(lambda: run_all.main(["--report", str(copy)]), "run_all.py")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "report: not rebuilt" in err
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+    assert compare([str(reference / "report" / "report.md"), str(copy / "report" / "report.md")]) == 0
+
+
+def test_a_subset_is_named_where_its_numbers_are():
+    """Issue 25.11: a `--limit 3` Table I run was labelled "paper's setting" with ΔPSNR against the paper."""
+    from tasks.quality.report import Store, table1
+
+    records = [{"id": f"{i}.png", "psnr": 23.0 + i, "ssim": 0.6} for i in range(3)]
+    store = Store(Path("."), {"set": "Set5", "qf": 10, "preprocessor": {"name": "bicubic", "scale": 4}}, {}, records)
+    row = table1([store], {"Set5": 5}).iloc[0]
+    assert row["ΔPSNR"] == row["ΔSSIM"] == "-" and row["PSNR paper"] == "23.99"
+    assert "subset: 3 of the 5 images of Set5" in row["Setting"] and not row["Setting"].startswith("paper")
+    whole = table1([Store(Path("."), store.config, {}, records)], {"Set5": 3}).iloc[0]
+    assert whole["Setting"] == "paper's setting" and whole["ΔPSNR"] == "+0.01"
