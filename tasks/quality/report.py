@@ -246,7 +246,7 @@ def grids(task_dir: Path, report_dir: Path, stores: list[Store]) -> list[Figure]
     out = []
     by_key = {s.key: s for s in stores}
     specs = sorted({s.spec for s in stores}, key=_order)
-    for image_dir in sorted((task_dir / "examples").glob("*/*")):
+    for image_dir in sorted((task_dir / "examples").glob("*/*"), key=lambda d: (_set_order(d.parent.name), d.name)):
         set_name, image_id = image_dir.parent.name, image_dir.name
         if not (image_dir / "hr.png").is_file():
             continue

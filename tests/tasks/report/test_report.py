@@ -206,3 +206,42 @@ def test_a_subset_is_named_where_its_numbers_are():
     assert "subset: 3 of the 5 images of Set5" in row["Setting"] and not row["Setting"].startswith("paper")
     whole = table1([Store(Path("."), store.config, {}, records)], {"Set5": 3}).iloc[0]
     assert whole["Setting"] == "paper's setting" and whole["ΔPSNR"] == "+0.01"
+
+
+def test_report_figures_read_well(tmp_path, monkeypatch):
+    """Issue 25.13: heat-map numbers readable on dark cells and one colour scale per unit; detection panels
+    wide enough; the Set5 image grid before Set14."""
+    import pandas as pd
+
+    from tasks.leaderboard import plots
+    from tasks.quality.report import Store, grids
+    from tasks.report import figures
+
+    assert plots.text_colour((0.0, 0.4, 0.1, 1.0)) == "white" and plots.text_colour((1.0, 1.0, 0.8, 1.0)) == "black"
+    saved = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.setdefault("fig", fig) and path)
+    frame = pd.DataFrame([{"task": t, "method": m, "vs_bicubic": v, "metric": metric}
+                          for t, metric, values in (("quality", "Y-PSNR (dB)", (0.7, -0.7)),
+                                                    ("icdar13", "word accuracy (%)", (-6.5, -15.3)))
+                          for m, v in zip(("cajnn", "dat"), values)])
+    plots.plot_gain_heatmap(frame, tmp_path)
+    fig = saved["fig"]
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert labels == ["gain, dB", "gain, percentage points"]   # one scale per task, in its unit
+    dark = [t for ax in fig.axes for t in ax.texts if t.get_text() in ("+0.7", "-15.3")]
+    assert dark and all(t.get_color() == "white" for t in dark)
+
+    image = np.full((200, 300, 3), 128, np.uint8)
+    panels = {name: np.zeros((0, 5)) for name in ("GT", "LR", "LR+bicubic", "LR+cajnn", "LR+arcnn+rrdb")}
+    path = figures.detections(image, panels, np.zeros((0, 4)), tmp_path / "d.jpg", 0.5)
+    width = Image.open(path).size[0]
+    assert width / 3 >= 400   # at most three panels a row, each about 500 px
+
+    task_dir = tmp_path / "quality"
+    for set_name in ("Set14", "Set5"):
+        folder = task_dir / "examples" / set_name / "a.png"
+        folder.mkdir(parents=True)
+        for name in ("hr", "lr_q10"):
+            Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / f"{name}.png")
+    stores = [Store(tmp_path, {"set": s, "qf": 10, "preprocessor": {"name": "bicubic"}}, {}, []) for s in ("Set14", "Set5")]
+    assert [f.path.name for f in grids(task_dir, tmp_path / "report", stores)] == ["quality_Set5_a.png", "quality_Set14_a.png"]
