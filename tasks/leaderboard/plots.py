@@ -61,6 +61,9 @@ def plot_gain_heatmap(frame: pd.DataFrame, out: Path) -> list[Path]:
     table = data.unstack("task")
     csv = out / "gain_heatmap.csv"
     atomic_write_text(csv, table.to_csv())
+    if table.empty:   # bicubic alone: no gain to draw
+        (out / "gain_heatmap.png").unlink(missing_ok=True)
+        return [csv]
     metrics = frame.groupby("task", sort=False)["metric"].first()
     cmap = plt.get_cmap("RdYlGn")
     fig, axes = plt.subplots(1, len(table.columns), squeeze=False,

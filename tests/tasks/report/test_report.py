@@ -76,7 +76,7 @@ def test_every_run_writes_the_report(results):
     # The paper's bicubic QF 10 Set5 value sits beside ours; the embedded set is flagged as substituted.
     assert "23.99/" not in md and "| 10 | bicubic | skimage-smoke |" in md
     assert "| skimage-smoke | 1 | 23.27 | - | - | 0.6824 | - | - | substituted (a) |" in md
-    assert "- Setting (a): skimage-smoke is not a paper test set." in md  # spelled out once, below the table
+    assert "- Setting (a): skimage-smoke is not a paper test set; subset: 1 of the" in md  # spelled out once
     assert "HAAR instead of Tiny Faces weights; embedded smoke set instead of WIDER FACE val" in md
     assert "embedded smoke set instead of WIDER FACE val" in md
     # At a glance: one line per restorer and task.
