@@ -203,21 +203,23 @@ def _helper_sources(module: str, source: str) -> dict[str, str]:
     project's own folder: in the plug-in's top-level package), but the plug-in's own file. Installed
     packages are identified by their versions (provenance); a helper imported only inside a function,
     after the run starts, is not seen."""
+    roots = []
+    for path in dict.fromkeys([os.path.abspath(source), os.path.realpath(source)]):   # as imported; behind links
+        for _ in range(module.count(".") + 1):
+            path = os.path.dirname(path)
+        roots.append(path + os.sep)
+    roots = tuple(roots)
     own = os.path.realpath(source)
-    root = os.path.dirname(own)
-    for _ in range(module.count(".")):
-        root = os.path.dirname(root)
-    in_project = Path(root) == Path(__file__).resolve().parent.parent
+    in_project = Path(roots[0]) == Path(__file__).resolve().parent.parent
     top = module.split(".")[0]
     out = {}
     for name, loaded in list(sys.modules.items()):
         path = getattr(loaded, "__file__", None)
-        if (not path or name == module or not path.endswith(".py") or not os.path.isabs(path)
-                or (in_project and name.split(".")[0] != top)):
+        if (not path or name == module or not path.endswith(".py") or not path.startswith(roots)
+                or (in_project and name.split(".")[0] != top) or "-packages" in path):
             continue
         resolved = os.path.realpath(path)
-        if resolved.startswith(root + os.sep) and resolved != own and "-packages" not in resolved \
-                and os.path.isfile(resolved):
+        if resolved != own and os.path.isfile(resolved):
             out[name] = resolved
     return dict(sorted(out.items()))
 
