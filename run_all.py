@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections import Counter
 from pathlib import Path
 
-from harness.cli import (ArgumentParser, RunContext, agree_on_error, check_data_paths, check_device,
+from harness.cli import (ArgumentParser, OutLock, RunContext, agree_on_error, check_data_paths, check_device,
                          check_out_dir, close_distributed, init_distributed, positive_int, run_command)
 from harness.errors import HarnessError
-from harness.registry import BuildOptions, known_names
+from harness.registry import BuildOptions, known_names, plugin_weight_names
 from harness.runner import run_task
 from harness.task import Task
 from tasks import TASKS
@@ -59,25 +60,33 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="only build DIR/report/{index.html,report.md} from the results stored in DIR "
                              "(runs no task); every run also rebuilds the report of its --out at its end")
     tasks = {name: importlib.import_module(module).TASK for name, module in TASKS.items()}
-    for task in tasks.values():
+    parser.task_options = {}   # dest -> (task, flag, default) of each task's own options
+    for name, task in tasks.items():
+        known = {action.dest for action in parser._actions}
         task.add_arguments(parser)
+        parser.task_options.update({a.dest: (name, a.option_strings[0], a.default) for a in parser._actions
+                                    if a.dest not in known})
     return parser, tasks
 
 
 NO_WEIGHTS = ("none", "bicubic", "down")   # registered stages that have no weights
 
 
-def parse_weights(items: list[str]) -> dict[str, str]:
-    """Return {stage: path} from NAME=PATH items; an unknown stage name or a missing file is an error."""
+def parse_weights(items: list[str], specs: list[str] | None = None) -> dict[str, str]:
+    """Return {stage: path} from NAME=PATH items; NAME is a registered stage with weights or names a
+    plug-in stage of `specs` (its factory reads `options.weights[NAME]`); else, or for a missing file, an
+    error."""
     out = {}
     stages = [name for name in known_names() if name not in NO_WEIGHTS]
+    plugins = [n for spec in specs or [] for n in plugin_weight_names(spec.rpartition("=")[2])]   # TASK=SPEC too
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise HarnessError(f"bad --weights {item!r}: expected NAME=PATH, e.g. cajnn=weights.pth")
-        if name not in stages:
+        if name not in stages and name not in plugins:
             raise HarnessError(f"--weights {item}: unknown stage {name!r}; stages with weights: "
-                               f"{', '.join(stages)} (plug-ins take their file in the spec: spandrel:PATH)")
+                               f"{', '.join(stages)}, or a plug-in of --preproc by its module name "
+                               f"(my_net for my_net:make; spandrel:PATH takes its file in the spec)")
         if not Path(path).is_file():
             raise HarnessError(f"--weights {item}: no such file {path}")
         out[name] = path
@@ -91,16 +100,36 @@ def main(argv: list[str] | None = None) -> int:
         return build_report(Path(args.report))
     check_device(args.device)
     check_out_dir(args.out)
+    if args.cache:
+        check_out_dir(args.cache, "--cache")
     # Under torchrun (WORLD_SIZE > 1) every rank runs this same code on its shard of each task's items;
     # rank 0 merges the ranks' records and writes the tables (docs/scaling.md).
     rank, world_size = init_distributed(args.device)
+    lock = OutLock(args.out)
     try:
-        return run_tasks(args, tasks, rank, world_size)
+        return run_tasks(args, tasks, rank, world_size, parser, lock)
     finally:
+        lock.release()
         close_distributed()
 
 
-def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) -> int:
+def check_options(args, parser, names: list[str]) -> None:
+    """Raise HarnessError for an option that the chosen tasks do not read (e.g. --qf with --task icdar13)
+    and for a restorer given twice."""
+    for dest, (task, flag, default) in getattr(parser, "task_options", {}).items():
+        if getattr(args, dest, default) != default:
+            if task not in names:
+                raise HarnessError(f"{flag} is an option of the {task} task, which this run does not run "
+                                   f"(--task {' '.join(names)})")
+            if args.leaderboard and dest in ("qf", "lr_qf"):
+                raise HarnessError(f"{flag}: with --leaderboard give the degradations with --degrade")
+    repeated = [spec for spec, n in Counter(args.preproc or []).items() if n > 1]
+    if repeated:
+        raise HarnessError(f"--preproc {repeated[0]} is given twice; give each restorer once")
+
+
+def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1, parser=None,
+              lock: OutLock | None = None) -> int:
     error, names, options = None, [], None
     try:
         names = args.task or (["all"] if args.leaderboard else ["quality"])
@@ -108,9 +137,12 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) 
         for name in names:
             if name not in TASKS:
                 raise HarnessError(f"unknown task {name!r}; known: {', '.join(TASKS)}, all")
+        check_options(args, parser, names)
         check_data_paths([p.partition("=")[2] if args.leaderboard and "=" in p else p for p in args.data or []])
-        options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile,
-                               self_ensemble=args.self_ensemble)
+        options = BuildOptions(device=args.device, weights=parse_weights(args.weights, args.preproc),
+                               tile=args.tile, self_ensemble=args.self_ensemble)
+        if lock is not None and rank == 0:   # rank 0 holds it for the ranks of its torchrun
+            lock.acquire()
     except HarnessError as exc:
         error = str(exc)
     agree_on_error(error, world_size)  # a rank that cannot start stops them all, not just itself
@@ -142,7 +174,10 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) 
         run_task(ctx, task)  # every rank runs its shard; rank 0 merges the records and writes the tables
         _report_cache(ctx)
     if rank == 0:
-        build_report(Path(args.out))
+        try:
+            build_report(Path(args.out))
+        except HarnessError as exc:   # the run's tables are written; only the report was kept as it was
+            print(f"run_all.py: warning: {exc}", file=sys.stderr)
     return 0
 
 
@@ -161,6 +196,11 @@ def _report_cache(ctx: RunContext) -> None:
         if hasattr(pre, "cache_summary"):
             prefix = f"rank {ctx.rank}: " if ctx.world_size > 1 else ""
             print(f"{prefix}{pre.cache_summary()}", file=sys.stderr)
+
+
+def cli() -> None:
+    """The `cajnn-bench` console command (pyproject.toml): run_all.py's options, errors and exit codes."""
+    run_command(main, "cajnn-bench")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, NoReturn
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, one_line
 from harness.provenance import provenance
 from harness.registry import BuildOptions, Preprocessor, build
 from harness.store import RecordStore
@@ -36,12 +36,21 @@ def quality_factor(text: str) -> int:
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _int_at_least(text, 0, "an integer >= 0")
+
+
+def _int_at_least(text: str, minimum: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
 
 
@@ -146,6 +155,11 @@ def run_command(main: Callable[[], int], prog: str) -> NoReturn:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; finished items are saved, re-run to resume", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:   # the machine, not the input: a full disk, a folder made read-only mid-run
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{prog}: error: cannot write or read{where} ({exc.strerror or one_line(exc)}); finished items "
+              "are saved, re-run to resume", file=sys.stderr)
+        sys.exit(1)
 
 
 def check_data_paths(paths: list[str] | None) -> None:
@@ -155,17 +169,44 @@ def check_data_paths(paths: list[str] | None) -> None:
             raise HarnessError(f"--data {p}: no such file or folder")
 
 
-def check_out_dir(path: str) -> None:
-    """Raise HarnessError unless `path` is (or can be made) a writable folder."""
+def check_out_dir(path: str, flag: str = "--out") -> None:
+    """Raise HarnessError unless `path` is (or can be made) a writable folder (`flag` names the option)."""
     out = Path(path)
     if out.exists() and not out.is_dir():
-        raise HarnessError(f"--out {path}: exists and is not a folder")
+        raise HarnessError(f"{flag} {path}: exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-")
         probe.close()
     except OSError as exc:
-        raise HarnessError(f"--out {path}: cannot write there ({exc.strerror or exc})") from None
+        raise HarnessError(f"{flag} {path}: cannot write there ({exc.strerror or exc})") from None
+
+
+class OutLock:
+    """The lock of one `--out` folder, so that two runs into it at once do not both do all the work:
+    the second stops with one line (filelock: an OS lock, released when the process ends, even by kill -9)."""
+
+    NAME = ".run_all.lock"
+
+    def __init__(self, out_dir: str | Path):
+        from filelock import FileLock
+
+        self.path = Path(out_dir) / self.NAME
+        self._lock = FileLock(str(self.path))
+
+    def acquire(self) -> None:
+        """Take the lock; raise HarnessError if another run holds it."""
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            raise HarnessError(f"--out {self.path.parent}: another run is writing there now (it holds "
+                               f"{self.path}); wait for it to finish, or give another --out") from None
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release()
 
 
 def check_device(device: str) -> None:
@@ -184,7 +225,10 @@ def check_device(device: str) -> None:
                                f"{torch.__version__}); use --device cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise HarnessError(f"--device {device}: this machine has {torch.cuda.device_count()} GPU(s)")
-    elif dev.type not in ("cpu", "mps"):
+    elif dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise HarnessError(f"--device {device}: Apple's MPS is not usable on this machine; use --device cpu")
+    elif dev.type != "cpu":
         raise HarnessError(f"--device {device}: only cpu and cuda are supported")
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -78,7 +80,7 @@ class FunctionPreprocessor(Preprocessor):
             return self.fn(image)
         except HarnessError:
             raise
-        except Exception as exc:  # the user's code: an item failure that names the restorer, on one line
+        except (Exception, SystemExit) as exc:  # the user's code: an item failure that names the restorer, on one line
             raise HarnessError(f"restorer {self.name!r} failed on a {image.shape[0]}x{image.shape[1]} image "
                                f"({one_line(exc)})") from None
 
@@ -175,6 +177,8 @@ def _stage_identity(stage: Preprocessor) -> dict:
     """Return `stage.describe()`, plus the SHA-256 of the source file of a plug-in's code (a function
     or class outside this project), so that editing a plug-in changes the keys of its records."""
     described = stage.describe()
+    if getattr(stage, "weights_given", None):
+        described = {**described, "weights_given": stage.weights_given}
     target = getattr(stage, "fn", None) or type(stage)
     module = getattr(target, "__module__", "") or ""
     if module.split(".")[0] in OWN_PACKAGES:
@@ -187,7 +191,37 @@ def _stage_identity(stage: Preprocessor) -> dict:
         from harness.store import file_sha256
 
         described = {**described, "source": os.path.basename(source), "source_sha256": file_sha256(source)}
+        helpers = _helper_sources(module, source)
+        if helpers:
+            described["helpers_sha256"] = {name: file_sha256(path) for name, path in helpers.items()}
     return described
+
+
+def _helper_sources(module: str, source: str) -> dict[str, str]:
+    """Return {module name: source file} of the modules a plug-in brought with it: every imported module
+    whose file lies in the folder the plug-in's top-level package (or module) was imported from (in this
+    project's own folder: in the plug-in's top-level package), but the plug-in's own file. Installed
+    packages are identified by their versions (provenance); a helper imported only inside a function,
+    after the run starts, is not seen."""
+    roots = []
+    for path in dict.fromkeys([os.path.abspath(source), os.path.realpath(source)]):   # as imported; behind links
+        for _ in range(module.count(".") + 1):
+            path = os.path.dirname(path)
+        roots.append(path + os.sep)
+    roots = tuple(roots)
+    own = os.path.realpath(source)
+    in_project = Path(roots[0]) == Path(__file__).resolve().parent.parent
+    top = module.split(".")[0]
+    out = {}
+    for name, loaded in list(sys.modules.items()):
+        path = getattr(loaded, "__file__", None)
+        if (not path or name == module or not path.endswith(".py") or not path.startswith(roots)
+                or (in_project and name.split(".")[0] != top) or "-packages" in path):
+            continue
+        resolved = os.path.realpath(path)
+        if resolved != own and os.path.isfile(resolved):
+            out[name] = resolved
+    return dict(sorted(out.items()))
 
 
 # The name table. Values are factories or "module:attribute" strings resolved on first use; every
@@ -212,15 +246,22 @@ PLUGIN_PREFIXES: dict[str, str] = {
 }
 
 
+BUILT_IN = frozenset(REGISTRY)   # names whose results the report sets beside the paper's: never replaced
+
+
 def register(name: str, factory: Callable[[BuildOptions], Preprocessor] | Callable[[np.ndarray], np.ndarray] |
              Preprocessor, scale: int | None = None) -> None:
     """Register a restorer under `name` for this process (e.g. from a notebook).
 
     `factory` is a Preprocessor instance, a factory taking BuildOptions, or (with `scale` given) a
-    plain function image -> image.
+    plain function image -> image. A built-in name (`bicubic`, `cajnn`, ...) cannot be replaced: its
+    rows stand beside the paper's numbers; a name registered earlier in the process can.
     """
     if not name or "+" in name or ":" in name:
         raise HarnessError(f"bad preprocessor name {name!r}: no '+' or ':' allowed")
+    if name in BUILT_IN:
+        raise HarnessError(f"register({name!r}): {name!r} is a built-in restorer; register yours under "
+                           f"another name (its results would be labelled as the built-in's)")
     if isinstance(factory, Preprocessor):
         REGISTRY[name] = lambda options, _p=factory: _p
     elif scale is not None:
@@ -241,6 +282,18 @@ def _resolve(target: str | Callable) -> Callable:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def plugin_weight_names(spec: str) -> list[str]:
+    """Return the names under which `--weights NAME=PATH` reaches the `MODULE:CALLABLE` stages of `spec`
+    (in `options.weights`): the module (`my_net` of `my_net:make`), the last part of a dotted module, and
+    the callable. Other stages have none."""
+    names = []
+    for stage in spec.split("+"):
+        module, sep, attr = stage.strip().rpartition(":")
+        if sep and module and module not in PLUGIN_PREFIXES:
+            names += [module, module.rpartition(".")[2], attr]
+    return list(dict.fromkeys(names))
+
+
 def build_stage(spec: str, options: BuildOptions) -> Preprocessor:
     """Return the Preprocessor for one stage: a registered name, `prefix:ARG`, or `module:callable`."""
     if spec in REGISTRY:
@@ -251,6 +304,11 @@ def build_stage(spec: str, options: BuildOptions) -> Preprocessor:
             stage = _resolve(PLUGIN_PREFIXES[prefix])(rest, options)
         elif "module:callable" in PLUGIN_PREFIXES:
             stage = _resolve(PLUGIN_PREFIXES["module:callable"])(spec, options)
+            given = {n: options.weights[n] for n in plugin_weight_names(spec) if n in options.weights}
+            if given:   # part of the stage's identity: other weights, other records
+                from harness.store import file_sha256
+
+                stage.weights_given = {n: {"path": str(path), "sha256": file_sha256(path)} for n, path in given.items()}
         else:
             raise HarnessError(f"plug-in {spec!r}: plug-in loading is not available")
     else:

@@ -20,6 +20,7 @@ finished its share (`torchrun`), rank 0 reads all records and calls `task.write`
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +66,9 @@ def execute(ctx, task: Task) -> tuple[list[Group], Results | None]:
     for group in groups:
         items = run_items(ctx, group)
         stores[group.name] = {m.name: open_store(ctx, task, group, m) for m in group.methods}
-        todo = [it for it in ctx.shard(items)
-                if any(not s.has(task.item_id(it)) for s in stores[group.name].values())]
+        mine = ctx.shard(items)
+        todo = [it for it in mine if any(not s.has(task.item_id(it)) for s in stores[group.name].values())]
+        report_resume(ctx, task, group, stores[group.name], mine, todo)
         with progress_bar(len(todo), f"{task.name} {group.name}", task.unit) as bar:
             size = task.batch_size(ctx)
             for start in range(0, len(todo), size):
@@ -83,6 +85,18 @@ def execute(ctx, task: Task) -> tuple[list[Group], Results | None]:
     if not ctx.finish_shard():   # every rank waits for all shards; rank 0 merges and writes
         return groups, None
     return groups, collect(task, ctx, groups, stores)
+
+
+def report_resume(ctx, task: Task, group: Group, stores: dict[str, RecordStore], mine: list, todo: list) -> None:
+    """Print how much of `group` a resumed run takes from stored records (nothing when it reuses none)."""
+    reused = sum(s.has(task.item_id(it)) for it in mine for s in stores.values())
+    if not reused:
+        return
+    prefix = f"rank {ctx.rank}: " if ctx.world_size > 1 else ""
+    partly = len(todo) and reused - (len(mine) - len(todo)) * len(stores)
+    print(f"{prefix}{task.name} {group.name}: resumed: {len(mine) - len(todo)} of {len(mine)} {task.unit} from "
+          f"stored records" + (f" ({partly} more method result(s) reused for the {len(todo)} left)" if partly else ""),
+          file=sys.stderr)
 
 
 def run_items(ctx, group: Group) -> list:
@@ -242,7 +256,7 @@ def restore(pre: Preprocessor, spec: str, images: list[np.ndarray], prefixes: li
         for batch in batches:
             try:
                 outs = _run_stages(stages, keys, start, [images[k] for k in batch], [prefixes[k] for k in batch])
-            except ITEM_ERRORS as exc:
+            except ITEM_ERRORS + (SystemExit,) as exc:   # a plug-in's sys.exit() fails its item, never the run silently
                 if len(batch) == 1:
                     results[batch[0]] = (None, 0.0, str(exc) if isinstance(exc, HarnessError)   # names the stage
                                           else f"preprocessor {spec!r} failed: {one_line(exc)}")

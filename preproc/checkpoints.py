@@ -45,6 +45,9 @@ def read_checkpoint(path: str | Path, what: str = "weights"):
             AttributeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise HarnessError(f"{what} weights {path}: cannot read ({first})") from None
+    except (KeyError, IndexError) as exc:   # torch's legacy reader on a file that is not a checkpoint (text)
+        raise HarnessError(f"{what} weights {path}: cannot read (not a PyTorch checkpoint: "
+                           f"{type(exc).__name__} {exc})") from None
 
 
 def _is_state_dict(obj) -> bool:

@@ -113,7 +113,7 @@ class CallableRestorer(Preprocessor):
             out = self.fn(image)
         except HarnessError:
             raise
-        except Exception as exc:  # the user's code: report which plug-in failed, on one line
+        except (Exception, SystemExit) as exc:  # the user's code: report which plug-in failed, on one line
             raise HarnessError(f"plug-in {self.name!r} failed on a {image.shape[0]}x{image.shape[1]} "
                                f"image ({one_line(exc)})") from None
         if not isinstance(out, np.ndarray):
@@ -136,7 +136,7 @@ def _import(spec: str):
         hint = " (is its folder on PYTHONPATH?)" if exc.name == module_name.split(".")[0] else ""
         raise HarnessError(f"plug-in {spec!r}: cannot import module {module_name!r}{hint} "
                            f"({one_line(exc)})") from None
-    except Exception as exc:  # the user's module failed while importing: name it, on one line
+    except (Exception, SystemExit) as exc:  # the user's module failed while importing: name it, on one line
         raise HarnessError(f"plug-in {spec!r}: importing module {module_name!r} failed "
                            f"({one_line(exc)})") from None
     try:
@@ -180,7 +180,7 @@ def callable_stage(spec: str, options: BuildOptions) -> Preprocessor:
             stage = target(options=options) if takes_options else target()
         except HarnessError:
             raise
-        except Exception as exc:  # the user's constructor
+        except (Exception, SystemExit) as exc:  # the user's constructor
             raise HarnessError(f"plug-in {spec!r}: constructing {target.__name__} failed "
                                f"({one_line(exc)})") from None
         if getattr(stage, "name", None) in (None, Preprocessor.name):
@@ -194,7 +194,7 @@ def callable_stage(spec: str, options: BuildOptions) -> Preprocessor:
             stage = target(options)
         except HarnessError:
             raise
-        except Exception as exc:  # the user's factory
+        except (Exception, SystemExit) as exc:  # the user's factory
             raise HarnessError(f"plug-in {spec!r}: the factory failed ({one_line(exc)})") from None
         if not isinstance(stage, Preprocessor):
             raise HarnessError(f"plug-in {spec!r}: a factory taking 'options' must return a Preprocessor, "

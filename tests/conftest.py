@@ -25,3 +25,18 @@ def require_shared_data(*parts: str) -> Path:
 def shared_data() -> Path:
     """The development data folder (../shared/data); fails in CI and skips elsewhere if missing."""
     return require_shared_data()
+
+
+def fail_skips_in_ci(report, environ=os.environ) -> None:
+    """In CI (CI=true) a skipped test is a failure: CI installs everything the tests need (README, .ci/run),
+    so a skip there means a test that never runs where it matters."""
+    if report.skipped and environ.get("CI", "").lower() in ("1", "true", "yes") and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where every test must run: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    fail_skips_in_ci(outcome.get_result())

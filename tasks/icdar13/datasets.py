@@ -24,6 +24,9 @@ from harness.image import check_image, load_image, to_rgb_uint8
 VARIANTS = ("all", "IC13_1015", "IC13_857")
 ICDAR_GT_NAMES = ("gt.txt", "Challenge2_Test_Task3_GT.txt")
 _ICDAR_LINE = re.compile(r'^\s*(?P<name>[^,\s][^,]*?)\s*,\s*"(?P<text>.*)"\s*$')
+# What an ICDAR line starts with (`name, "`): a first line like this that does not match in full is a
+# malformed ICDAR file (an error naming the line), not a plain list.
+_ICDAR_START = re.compile(r'^\s*[^,\s][^,]*?\s*,\s*"')
 
 
 @dataclass(eq=False)
@@ -151,7 +154,7 @@ def detect_format(folder: Path, gt: Path | None = None) -> tuple[str, Path | Non
     first = next((line for line in _read_lines(gt) if line.strip()), None)
     if first is None:
         raise HarnessError(f"{gt}: empty GT file")
-    return ("icdar" if _ICDAR_LINE.match(first) else "list"), gt
+    return ("icdar" if _ICDAR_START.match(first) else "list"), gt
 
 
 def read_lmdb(folder: Path) -> list[WordItem]:

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.store import atomic_write_text  # noqa: E402
@@ -52,19 +53,50 @@ def plot_score_vs_degradation(frame: pd.DataFrame, out: Path, order: list[str]) 
 
 def plot_gain_heatmap(frame: pd.DataFrame, out: Path) -> list[Path]:
     """Write `gain_heatmap.png/.csv`: each restorer's gain over bicubic per task, averaged over the sets and
-    degradations it ran (in the task's own unit: dB, percentage points, AP)."""
+    degradations it ran. One panel per task, each with its own colour scale and colour bar in the task's
+    unit (dB, percentage points, AP): a colour never means one amount in dB and another in points."""
+    from matplotlib.colors import Normalize
+
     data = frame[frame["method"] != "bicubic"].groupby(["method", "task"], sort=False)["vs_bicubic"].mean()
     table = data.unstack("task")
     csv = out / "gain_heatmap.csv"
     atomic_write_text(csv, table.to_csv())
-    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(table.columns), 0.9 + 0.45 * len(table)))
-    scaled = table / table.abs().max().replace(0, 1)   # each task in its own unit: colour per column
-    ax.imshow(scaled.to_numpy(dtype=float), cmap="RdYlGn", vmin=-1, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(table.columns)), table.columns)
-    ax.set_yticks(range(len(table)), table.index)
-    for i in range(len(table)):
-        for j in range(len(table.columns)):
-            v = table.iat[i, j]
-            ax.text(j, i, "-" if pd.isna(v) else f"{v:+.3g}", ha="center", va="center", fontsize=8)
-    ax.set_title("gain over bicubic (mean over sets and degradations)")
+    if table.empty:   # bicubic alone: no gain to draw
+        (out / "gain_heatmap.png").unlink(missing_ok=True)
+        return [csv]
+    metrics = frame.groupby("task", sort=False)["metric"].first()
+    cmap = plt.get_cmap("RdYlGn")
+    fig, axes = plt.subplots(1, len(table.columns), squeeze=False,
+                             figsize=(0.9 + 2.7 * len(table.columns), 1.3 + 0.45 * len(table)))
+    for j, (ax, task) in enumerate(zip(axes[0], table.columns)):
+        column = table[[task]].to_numpy(dtype=float)
+        finite = column[np.isfinite(column)]
+        limit = float(np.abs(finite).max()) if len(finite) and np.abs(finite).max() > 0 else 1.0
+        norm = Normalize(-limit, limit)
+        image = ax.imshow(column, cmap=cmap, norm=norm, aspect="auto")
+        ax.set_xticks([0], [task])
+        ax.set_yticks(range(len(table)), table.index if j == 0 else [""] * len(table))
+        for i, v in enumerate(column[:, 0]):
+            colour = text_colour(cmap(norm(v))) if np.isfinite(v) else "black"
+            ax.text(0, i, "-" if not np.isfinite(v) else f"{v:+.3g}", ha="center", va="center", fontsize=8,
+                    color=colour)
+        fig.colorbar(image, ax=ax, fraction=0.12, pad=0.04).set_label(
+            f"gain, {gain_unit(str(metrics.get(task, '')))}", fontsize=8)
+    fig.suptitle("gain over bicubic (mean over sets and degradations); each task on its own scale", fontsize=9)
+    fig.tight_layout()
     return [csv, _save(fig, out / "gain_heatmap.png")]
+
+
+def text_colour(rgba) -> str:
+    """Return "white" on a dark cell colour and "black" on a light one (relative luminance, ITU-R BT.709)."""
+    r, g, b = rgba[:3]
+    return "white" if 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45 else "black"
+
+
+def gain_unit(metric: str) -> str:
+    """Return the unit of a difference of `metric` (a percentage's difference is in points)."""
+    if "(%)" in metric:
+        return "percentage points"
+    if "(" in metric:
+        return metric[metric.index("(") + 1:metric.rindex(")")]
+    return metric or "the task's unit"

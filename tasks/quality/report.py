@@ -76,11 +76,16 @@ def read_stores(task_dir: Path) -> tuple[list[Store], list[str]]:
 def _expected_images(task_dir: Path, stores: list[Store]) -> dict[str, int]:
     """Return set name -> images a complete run scores: the set's size, capped by the `--limit` of the
     last run that wrote table1 (a run interrupted before that is measured against the whole set)."""
-    from tasks.quality.datasets import embedded_set, folder_set
-
     limit = None
     if (task_dir / "table1.json").is_file():
         limit = read_table(task_dir / "table1").provenance.get("config", {}).get("limit")
+    return {name: min(count, limit) if limit else count for name, count in set_sizes(stores).items()}
+
+
+def set_sizes(stores: list[Store]) -> dict[str, int]:
+    """Return set name -> its number of images (on this machine; the most recorded when it is not here)."""
+    from tasks.quality.datasets import embedded_set, folder_set
+
     out = {}
     for s in stores:
         name, root = s.config["set"], Path(s.config.get("set_root", ""))
@@ -88,7 +93,7 @@ def _expected_images(task_dir: Path, stores: list[Store]) -> dict[str, int]:
             count = len(embedded_set().files if name == "skimage-smoke" else folder_set(root).files)
         except HarnessError:
             count = len(s.records)  # the set is not on this machine any more
-        out[name] = max(out.get(name, 0), min(count, limit) if limit else count)
+        out[name] = max(out.get(name, 0), count)
     return out
 
 
@@ -109,10 +114,12 @@ def paired_ok(stores: list[Store]) -> dict[tuple, list[dict]]:
     return {s.key: [r for r in s.ok if r["id"] in common[s.key[:2]]] for s in stores}
 
 
-def table1(stores: list[Store]) -> pd.DataFrame:
+def table1(stores: list[Store], sizes: dict[str, int] | None = None) -> pd.DataFrame:
     """Return Table I in long form: one row per (QF, method, set), ours beside the paper's value; means
-    over the images every method scored (paired)."""
+    over the images every method scored (paired). A row over fewer images than its set has (`sizes`: a
+    `--limit`, failures, an interrupted run) says so in its setting and gets no difference from the paper."""
     rows = []
+    sizes = sizes or {}
     paired = paired_ok(stores)
     for s in sorted(stores, key=lambda s: (s.key[1], _order(s.spec), _set_order(s.key[0]))):
         set_name, qf, spec = s.key
@@ -127,12 +134,19 @@ def table1(stores: list[Store]) -> pd.DataFrame:
             subs.append(f"crop border {s.config['crop_border']} (paper: 0)")
         if len(ok) < len(s.ok):
             subs.append(f"{len(s.ok) - len(ok)} image(s) excluded: another method failed on them")
+        subset = len(ok) < sizes.get(set_name, 0)
+        if subset:
+            subs.append(f"subset: {len(ok)} of the {sizes[set_name]} images of {set_name} (no Δ: the paper "
+                        "averages the whole set)")
+            paper_delta = None
+        else:
+            paper_delta = paper
         rows.append({
             "QF": qf, "Method": spec, "Set": set_name, "N": len(ok),
             "PSNR": fmt(psnr, 2), "PSNR paper": fmt(paper[0] if paper else None, 2),
-            "ΔPSNR": fmt(psnr - paper[0] if paper else None, 2, True),
+            "ΔPSNR": fmt(psnr - paper_delta[0] if paper_delta else None, 2, True),
             "SSIM": fmt(ssim, 4), "SSIM paper": fmt(paper[1] if paper else None, 4),
-            "ΔSSIM": fmt(ssim - paper[1] if paper else None, 4, True),
+            "ΔSSIM": fmt(ssim - paper_delta[1] if paper_delta else None, 4, True),
             "Setting": setting_text(subs) if paper or spec in TABLE1_METHODS else
             setting_text(subs + [f"{spec} is not in the paper's Table I"]),
         })
@@ -209,7 +223,8 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     absent = [name for name in PAPER_SETS if name not in sets_run]
     if absent:
         sec.missing.append("quality: paper test sets not run: " + ", ".join(absent))
-    sec.tables.append(Table("table1", "Table I: Y-PSNR / Y-SSIM, x4, ours beside the paper", table1(stores), [
+    sec.tables.append(Table("table1", "Table I: Y-PSNR / Y-SSIM, x4, ours beside the paper",
+                            table1(stores, set_sizes(stores)), [
         "Δ = ours - paper. Paper values: tasks/paper_values.json (Table I).",
         "The paper prints one CAJNN row, after the QF 40 block and with no QF of its own; it is read as "
         "QF 40 (REFERENCE.md section 2). There is no paper CAJNN figure for QF 10 or QF 20.",
@@ -231,7 +246,7 @@ def grids(task_dir: Path, report_dir: Path, stores: list[Store]) -> list[Figure]
     out = []
     by_key = {s.key: s for s in stores}
     specs = sorted({s.spec for s in stores}, key=_order)
-    for image_dir in sorted((task_dir / "examples").glob("*/*")):
+    for image_dir in sorted((task_dir / "examples").glob("*/*"), key=lambda d: (_set_order(d.parent.name), d.name)):
         set_name, image_id = image_dir.parent.name, image_dir.name
         if not (image_dir / "hr.png").is_file():
             continue

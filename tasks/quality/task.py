@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.cli import RunContext, quality_factor
+from harness.cli import RunContext, non_negative_int, quality_factor
 from harness.degrade import Degradation, parse_degradations
 from harness.errors import HarnessError
 from harness.image import load_image, save_image
@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
     group.add_argument("--qf", type=quality_factor, nargs="+", default=None,
                        help="JPEG quality factors of the LR input (default: 10 20 40; the same as "
                             "--degrade x4,q10 x4,q20 x4,q40)")
-    group.add_argument("--crop-border", type=int, default=0,
+    group.add_argument("--crop-border", type=non_negative_int, default=0,
                        help="pixels cropped from each border before PSNR/SSIM (default 0, as the paper)")
     group.add_argument("--examples", type=int, default=1, metavar="N",
                        help="save centre crops (HR, LR-JPEG, every output) of the first N images of each "
@@ -56,6 +56,30 @@ def quality_factors(ctx: RunContext) -> list[int | None]:
 def qf_tag(qf: int | None) -> str:
     """Return `q<QF>`, or `nojpeg` for an LR input without JPEG, for names."""
     return "nojpeg" if qf is None else f"q{qf}"
+
+
+SSIM_WINDOW = 11   # the Gaussian window of SSIM ('valid'): what must remain after --crop-border
+
+
+def check_crop_border(crop_border: int, image_set: ImageSet, files: list[Path]) -> None:
+    """Raise HarnessError when cropping `crop_border` px leaves less than an SSIM window of the smallest
+    of `files` (modcropped; sizes read from the file headers; an unreadable file fails later as an item)."""
+    if not crop_border:
+        return
+    from PIL import Image
+
+    smallest = None
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                side = min(img.size) // SCALE * SCALE
+        except (OSError, ValueError):
+            continue
+        if smallest is None or side < smallest[0]:
+            smallest = (side, path.name)
+    if smallest and smallest[0] - 2 * crop_border < SSIM_WINDOW:
+        raise HarnessError(f"--crop-border {crop_border}: leaves less than {SSIM_WINDOW} px of {smallest[1]} "
+                           f"in {image_set.name} (its shorter side is {smallest[0]} px after modcrop)")
 
 
 def image_sets(ctx: RunContext) -> list[ImageSet]:
@@ -95,6 +119,8 @@ class QualityTask(Task):
             if pre.scale != SCALE:
                 raise HarnessError(f"preprocessor {spec!r} has scale {pre.scale}; the quality task needs "
                                    f"x{SCALE} restorers (e.g. bicubic, cajnn, arcnn+rrdb)")
+        for s in sets:
+            check_crop_border(ctx.args.crop_border, s, list(s.files)[: ctx.limit] if ctx.limit else list(s.files))
         methods = [Method(spec, spec) for spec in ctx.preproc_specs]
         n_examples = max(0, getattr(ctx.args, "examples", 0))
         return [Group(f"{s.name}_{qf_tag(qf)}", list(s.files), Degradation(SCALE, qf), methods,

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import importlib
+import os
 import shutil
+import tempfile
 import sys
 import traceback
 from pathlib import Path
@@ -73,23 +75,62 @@ def _cell(value):
 
 
 def build_report(out_dir: str | Path, report_dir: str | Path | None = None) -> Path:
-    """Write `report.md` and `index.html` for the results in `out_dir`; return the HTML path."""
+    """Write `report.md` and `index.html` for the results in `out_dir`; return the HTML path.
+
+    A rebuild never replaces a report with less than it had: when the stored results no longer give a
+    table (or rows of one) that the existing `report.md` shows (e.g. a committed report whose records are
+    not committed), nothing is written and HarnessError says which; its plots stay."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise HarnessError(f"--report {out_dir}: no such results folder")
     report_dir = Path(report_dir) if report_dir else out_dir / "report"
-    report_dir.mkdir(parents=True, exist_ok=True)
-    for name in GENERATED:
-        shutil.rmtree(report_dir / name, ignore_errors=True)
-    sections = build_sections(out_dir, report_dir)
-    date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    header = [f"Built {date} from the results in {out_dir} (report code at commit {git_commit()}).",
-              "Every number is read from the results the tasks stored; nothing is recomputed. "
-              "Each row says whether its setting is the paper's or what was substituted."]
-    atomic_write_text(report_dir / "report.md", markdown.render(TITLE, header, sections))
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=report_dir, prefix=".write-test-").close()
+    except OSError as exc:
+        raise HarnessError(f"report: cannot write {report_dir} ({exc.strerror or exc})") from None
+    old_plots = {name: Path(tempfile.mkdtemp(dir=report_dir, prefix=f".{name}-before-")) for name in GENERATED}
+    for name, keep in old_plots.items():   # set aside; put back if the new report would have less
+        if (report_dir / name).is_dir():
+            os.replace(report_dir / name, keep / name)
+    try:
+        sections = build_sections(out_dir, report_dir)
+        date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        header = [f"Built {date} from the results in {out_dir} (report code at commit {git_commit()}).",
+                  "Every number is read from the results the tasks stored; nothing is recomputed. "
+                  "Each row says whether its setting is the paper's or what was substituted."]
+        text = markdown.render(TITLE, header, sections)
+        _refuse_to_shrink(report_dir / "report.md", text)
+    except BaseException:
+        for name, keep in old_plots.items():
+            shutil.rmtree(report_dir / name, ignore_errors=True)
+            if (keep / name).is_dir():
+                os.replace(keep / name, report_dir / name)
+        raise
+    finally:
+        for keep in old_plots.values():
+            shutil.rmtree(keep, ignore_errors=True)
+    atomic_write_text(report_dir / "report.md", text)
     page = report_dir / "index.html"
     atomic_write_text(page, html.render(TITLE, header, sections, report_dir))
     return page
+
+
+def _refuse_to_shrink(path: Path, new_text: str) -> None:
+    """Raise HarnessError if the report at `path` has a table, or table rows, that `new_text` lacks."""
+    from tasks.report.compare import tables
+
+    if not path.is_file():
+        return
+    old, new = tables(path.read_text(encoding="utf-8")), tables(new_text)
+    old = {title: rows for title, rows in old.items() if not title.endswith("[settings]")}
+    lost = [title for title, rows in old.items() if len(new.get(title, [])) < len(rows)]
+    if lost:
+        raise HarnessError(f"report: not rebuilt: the results in {path.parent.parent} no longer give "
+                           f"{len(lost)} of the {len(old)} tables of {path} (or all their rows; e.g. "
+                           f"{lost[0]!r}); are its records "
+                           f"missing (only the report of results/reference is committed)? The report is kept "
+                           f"as it was; move it away to build a new one")
 
 
 def main(argv: list[str] | None = None) -> int:

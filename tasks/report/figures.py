@@ -92,6 +92,10 @@ def word_strip(words: list[dict], path: Path, columns: int = 4) -> Path:
     return _save(fig, path)
 
 
+DETECTION_COLUMNS = 3     # panels per row of the detection figure
+DETECTION_PANEL_IN = 4.6  # inches per panel: about 500 px at the figure's 110 dpi, faces stay visible
+
+
 def detections(image: np.ndarray, panels: dict[str, np.ndarray], ground_truth: np.ndarray, path: Path,
                threshold: float) -> Path:
     """Write one panel per condition: the image, ground-truth boxes (green) and that condition's boxes
@@ -101,9 +105,13 @@ def detections(image: np.ndarray, panels: dict[str, np.ndarray], ground_truth: n
 
     n = len(panels)
     height, width = image.shape[:2]
-    panel_w = 12.0 / n if n else 4.0
-    fig, axes = plt.subplots(1, n, figsize=(panel_w * n, panel_w * height / width + 0.5), squeeze=False)
-    for ax, (name, boxes) in zip(axes[0], panels.items()):
+    columns = max(1, min(n, DETECTION_COLUMNS))
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False, figsize=(
+        DETECTION_PANEL_IN * columns, rows * (DETECTION_PANEL_IN * height / width + 0.6)))
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (name, boxes) in zip(axes.flat, panels.items()):
         ax.imshow(image)
         ax.axis("off")
         for x, y, w, h in ground_truth[:, :4]:
@@ -111,6 +119,6 @@ def detections(image: np.ndarray, panels: dict[str, np.ndarray], ground_truth: n
         kept = boxes[boxes[:, 4] >= threshold] if len(boxes) else boxes
         for x, y, w, h, _ in kept:
             ax.add_patch(Rectangle((x, y), w, h, fill=False, lw=1.0, ec="red"))
-        ax.set_title(f"{name}: {len(kept)} detections", fontsize=9)
+        ax.set_title(f"{name}\n{len(kept)} detections", fontsize=9)   # a long name on its own line
     fig.tight_layout()
     return _save(fig, path, dpi=110)

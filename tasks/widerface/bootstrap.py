@@ -52,9 +52,45 @@ def bootstrap_differences(evaluations: dict[str, ev.Evaluation], baseline: str, 
         boot = resampled_aps(evaluation, weights)
         for setting in ev.SETTINGS:
             delta = boot[setting] - base_boot[setting]
-            low, high = np.nanpercentile(delta, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+            low, high = _interval(delta, level)
             rows.append({"condition": name, "baseline": baseline, "setting": setting,
                          "ap": full[setting], "ap_baseline": base_full[setting],
                          "difference": full[setting] - base_full[setting], "ci_low": float(low),
                          "ci_high": float(high), "resamples": resamples, "seed": seed})
     return pd.DataFrame(rows)
+
+
+def bootstrap_gap_share(evaluations: dict[str, ev.Evaluation], gt: str = "GT", lr: str = "LR",
+                        resamples: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Return one row per (condition other than `gt` and `lr`, setting): the share of the LR-to-GT AP gap
+    that the condition recovers, (AP - AP_LR) / (AP_GT - AP_LR), and its paired percentile interval (the
+    same resampled image lists for the three; a resample without a gap counts as undefined). The share is
+    undefined (NaN) when GT is not above LR."""
+    weights = resample_weights(evaluations[lr].num_images, resamples, seed)
+    full = {n: ev.summarize(ev.accumulate(e)) for n, e in evaluations.items()}
+    boot = {n: resampled_aps(e, weights) for n, e in evaluations.items()}
+    rows = []
+    for name in evaluations:
+        if name in (gt, lr):
+            continue
+        for setting in ev.SETTINGS:
+            gap = full[gt][setting] - full[lr][setting]
+            share = (full[name][setting] - full[lr][setting]) / gap if gap > 0 else float("nan")
+            gaps = boot[gt][setting] - boot[lr][setting]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                shares = np.where(gaps > 0, (boot[name][setting] - boot[lr][setting]) / gaps, np.nan)
+            low, high = _interval(shares, level) if gap > 0 else (float("nan"), float("nan"))
+            rows.append({"condition": name, "setting": setting, "share": share, "ci_low": low, "ci_high": high,
+                         "ap": full[name][setting], "ap_lr": full[lr][setting], "ap_gt": full[gt][setting],
+                         "resamples": resamples, "seed": seed})
+    return pd.DataFrame(rows)
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """Return the percentile interval of the finite resampled values; (nan, nan) when there are none (a
+    setting with no face in the images: AP undefined, which the tables say)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return float("nan"), float("nan")
+    low, high = np.percentile(finite, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(low), float(high)

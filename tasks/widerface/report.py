@@ -35,6 +35,16 @@ def _num(value):
 
 def substitutions(config: dict, condition: str) -> list[str]:
     """Return what differs from the paper's setting for one condition of a run with `config`."""
+    subs = protocol_substitutions(config, condition)
+    if condition.startswith("LR+"):
+        spec = condition[3:]
+        subs.append(restorer_setting((config.get("preprocessors") or {}).get(spec)))
+    return subs
+
+
+def protocol_substitutions(config: dict, condition: str) -> list[str]:
+    """Return what differs from the paper's measurement (detector, images, LR recipe) for one condition:
+    when anything does, the paper's value does not stand beside ours (restorers are what is compared)."""
     subs = []
     detector = config.get("detector") or {}
     if detector.get("name") != "tinyfaces":
@@ -47,10 +57,20 @@ def substitutions(config: dict, condition: str) -> list[str]:
         subs.append(f"{n}-image WIDER val subset (paper: all {FULL_VAL_IMAGES})")
     if condition != "GT" and config.get("lr_qf"):
         subs.append(f"LR with JPEG QF {config['lr_qf']} (paper: no JPEG)")
-    if condition.startswith("LR+"):
-        spec = condition[3:]
-        subs.append(restorer_setting((config.get("preprocessors") or {}).get(spec)))
     return subs
+
+
+def paper_reference(conditions: list[str], config: dict) -> str | None:
+    """Return the note that holds the paper's Table III values of `conditions` whose measurement differs
+    from the paper's (they are then not beside ours); None when every one is the paper's."""
+    paper = {row["condition"]: row for row in paper_values()["table3"]["rows"]}
+    moved = [c for c in conditions if c in paper and protocol_substitutions(config, c)]
+    if not moved:
+        return None
+    why = list(dict.fromkeys(s for c in moved for s in protocol_substitutions(config, c)))
+    values = "; ".join(f"{c} " + "/".join(f"{paper[c][s]:.3f}" for s in SETTINGS) for c in moved)
+    return (f"Paper, for reference only (Tiny Faces on the full val set, LR without JPEG; AP easy/medium/hard; "
+            f"not beside ours, as the measurement differs: {'; '.join(why)}): {values}.")
 
 
 def table3(summary: pd.DataFrame, config: dict) -> pd.DataFrame:
@@ -59,7 +79,7 @@ def table3(summary: pd.DataFrame, config: dict) -> pd.DataFrame:
     rows = []
     for r in summary.to_dict("records"):
         condition = str(r["condition"])
-        p = paper.get(condition)
+        p = None if protocol_substitutions(config, condition) else paper.get(condition)
         row = {"Condition": condition, "N images": int(r.get("n_images", 0))}
         for s in SETTINGS:
             ours = _num(r.get(s))
@@ -67,20 +87,23 @@ def table3(summary: pd.DataFrame, config: dict) -> pd.DataFrame:
             row[f"{s.capitalize()} paper"] = fmt(p[s], 3) if p else "-"
             row[f"Δ{s}"] = fmt(ours - p[s], 3, True) if p and ours is not None else "-"
         subs = substitutions(config, condition)
-        if not p:
+        if condition not in paper:
             subs.append("condition not in the paper's Table III")
         row["Setting"] = setting_text(subs)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def differences(diffs: pd.DataFrame) -> pd.DataFrame:
-    """Return the AP differences vs the baseline with their bootstrap interval, beside the paper's."""
+def differences(diffs: pd.DataFrame, config: dict | None = None) -> pd.DataFrame:
+    """Return the AP differences vs the baseline with their bootstrap interval, beside the paper's where
+    both conditions are measured as in the paper."""
     paper = {row["condition"]: row for row in paper_values()["table3"]["rows"]}
+    config = config or {}
     rows = []
     for r in diffs.to_dict("records"):
         c, b, s = str(r["condition"]), str(r["baseline"]), str(r["setting"])
-        pd_ = paper[c][s] - paper[b][s] if c in paper and b in paper else None
+        same = not protocol_substitutions(config, c) and not protocol_substitutions(config, b)
+        pd_ = paper[c][s] - paper[b][s] if same and c in paper and b in paper else None
         rows.append({"Comparison": f"{c} - {b}", "Subset": s, "ΔAP ours": fmt(_num(r["difference"]), 4, True),
                      "95% CI": f"[{fmt(_num(r['ci_low']), 4, True)}, {fmt(_num(r['ci_high']), 4, True)}]",
                      "ΔAP paper": fmt(pd_, 3, True)})
@@ -179,11 +202,19 @@ def section(out_dir: Path, report_dir: Path) -> Section:
 def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, config: dict, title: str,
                 glance: bool) -> None:
     """Append Table III and the bootstrap differences of one detector's run (`stem`) to `sec`."""
-    notes = ["Δ = ours - paper. Paper: Tiny Faces (tiny-faces-pytorch) on the full val set, Table III "
+    reference = paper_reference([str(c) for c in summary["condition"]], config)
+    notes = [*([reference] if reference else []),
+             "Δ = ours - paper. Paper: Tiny Faces (tiny-faces-pytorch) on the full val set, Table III "
              "(tasks/paper_values.json).",
              "Subset runs score only the faces of the images run (REFERENCE.md 5.8): not comparable to "
              "full-val numbers."]
+    empty = [s for s in SETTINGS if s in summary and summary[s].isna().all()]
+    if empty:
+        notes.append(f"-: the {config.get('images_evaluated', '?')} evaluated image(s) hold no "
+                     f"{' / '.join(empty)} face, so that AP is undefined; run more images for a number.")
     sec.tables.append(Table(f"table3{stem}", title, table3(summary, config), notes))
+    if (task_dir / f"gap_recovered{stem}.json").is_file():
+        sec.tables.append(gap_table(task_dir, stem, config))
     diffs_csv = task_dir / f"ap_differences{stem}.json"
     if not diffs_csv.is_file():
         sec.missing.append(f"widerface: {diffs_csv.name} (bootstrap intervals) not found")
@@ -197,10 +228,24 @@ def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, 
                 f"{fmt(_num(r['ci_high']), 3, True)}]" for r in group.to_dict("records")) + " (95% interval).")
     first = diffs.iloc[0] if len(diffs) else {}
     sec.tables.append(Table(f"ap_differences{stem}", f"AP differences vs LR and vs LR+bicubic ({detector}), paired bootstrap 95% "
-                                                     "intervals", differences(diffs),
+                                                     "intervals", differences(diffs, config),
                             [f"Paired bootstrap over images ({first.get('resamples', '?')} resamples, seed "
                              f"{first.get('seed', '?')}); an interval that excludes 0 means the change is "
                              "larger than the image-sampling noise."]))
+
+
+def gap_table(task_dir: Path, stem: str, config: dict) -> Table:
+    """Return the share of the LR-to-GT gap that each LR+<restorer> recovers, per setting, with intervals."""
+    from tasks.widerface.task import _display_gap
+
+    stored = read_table(task_dir / f"gap_recovered{stem}")
+    detector = (config.get("detector") or {}).get("name", "?")
+    return Table(f"gap_recovered{stem}", f"Table III: share of the LR-to-GT gap recovered ({detector})",
+                 _display_gap(stored.frame),
+                 ["(AP of LR+x - AP of LR) / (AP of GT - AP of LR) on the same images; 100% = as good as the "
+                  "original image, 0% = no better than LR; paired bootstrap 95% interval over images "
+                  f"({int(stored.frame['resamples'].iloc[0]) if len(stored.frame) else '?'} resamples); n/a: GT "
+                  "is not above LR there."])
 
 
 def pr_figures(task_dir: Path, report_dir: Path, config: dict, stem: str = "") -> list[Figure]:

@@ -28,7 +28,7 @@ from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Task
 from tasks.paper import paper_values
 from tasks.widerface import evaluation as ev
-from tasks.widerface.bootstrap import bootstrap_differences
+from tasks.widerface.bootstrap import bootstrap_differences, bootstrap_gap_share
 from tasks.widerface.conditions import (LR_MAPPING, LR_RECIPE, SCALE, Condition, check_restorer_scale,
                                         conditions_for, lr_tag)
 from tasks.widerface.dataset import WiderDataset, WiderImage, load_dataset, smoke_dataset
@@ -177,6 +177,11 @@ class FaceTask(Task):
             return {name[r.condition]: Difference(r.difference, r.ci_low, r.ci_high)
                     for r in diffs[diffs.setting == "hard"].itertuples()}
 
+        if "GT" in group.info["evaluations"]:
+            gap = bootstrap_gap_share(group.info["evaluations"], "GT", "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+            for r in gap[gap.setting == "hard"].itertuples():
+                rows[r.condition].update({"gap_recovered": r.share, "gap_recovered_low": r.ci_low,
+                                          "gap_recovered_high": r.ci_high})
         rows = list(rows.values())
         add_comparisons(rows, differences_from)
         return rows
@@ -245,7 +250,7 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
                                                          "time_detect")},
                               "error": rec.get("error", "")})
     per_image = pd.DataFrame(per_image)
-    summary = _summary(conditions, results, per_image, len(evaluated))
+    summary = _summary(conditions, results, per_image, len(evaluated), jpeg=lr_qf(ctx) is not None)
     evaluations = {c.name: results[c.name]["evaluation"] for c in conditions}
     group.info["evaluations"] = evaluations   # for leaderboard_rows
     group.info["seconds_per_mp"] = {c.name: seconds_per_megapixel(
@@ -273,6 +278,12 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
              + f"; detections mapped back with {LR_MAPPING}. LR+<restorer> = the restorer's x4 output.",
              "Official protocol (MATLAB wider_eval): per-image stable sort, min-max score normalisation per "
              "submission, IoU >= 0.5 with the +1 convention, 1000 thresholds, VOC AP."]
+    empty_note = no_face_note({k: int(v.sum()) for k, v in gt.face_counts().items()}, len(evaluated))
+    if empty_note:
+        notes.append(empty_note)
+    if lr_qf(ctx) is not None:
+        notes.append(f"The paper's LR and LR+<restorer> values (LR without JPEG) are not shown beside these LR "
+                     f"rows with JPEG QF {lr_qf(ctx)}; they are a different setting.")
     if ground_note := (gt.note or "").strip():
         notes.append(f"Ground truth: {ground_note}.")
     if failed:
@@ -287,7 +298,16 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
                          f"({BOOTSTRAP_RESAMPLES} resamples, "
                          f"seed {BOOTSTRAP_SEED}, 95% percentile interval)", prov,
                          [f"{len(evaluated)} images; score normalisation once per submission; the face count "
-                          "is recomputed for each resample."], display=_display_diffs(diffs))
+                          "is recomputed for each resample.", *([empty_note] if empty_note else [])],
+                         display=_display_diffs(diffs))
+    gap = bootstrap_gap_share(evaluations, "GT", "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+    if len(gap):
+        paths += write_table(gap, out / f"gap_recovered{stem}",
+                             "Share of the LR-to-GT AP gap recovered, (LR+x - LR) / (GT - LR), paired bootstrap "
+                             f"95% interval ({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})", prov,
+                             [f"{len(evaluated)} images. 100% = the restorer's input detects as well as the "
+                              "original image; 0% = no better than LR; n/a: GT is not above LR there.",
+                              *([empty_note] if empty_note else [])], display=_display_gap(gap))
     paths += write_table(per_image, out / f"per_image{stem}", "Per-image records (boxes, time split in seconds)", prov)
     paths.append(write_pr_curves(out / f"pr_curves{stem}.csv", {c.name: results[c.name] for c in conditions}))
     for setting in ev.SETTINGS:
@@ -297,6 +317,8 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
         paths.append(path)
     print((out / f"table3{stem}.md").read_text().split("<details>")[0])
     print((out / f"ap_differences{stem}.md").read_text().split("<details>")[0])
+    if len(gap):
+        print((out / f"gap_recovered{stem}.md").read_text().split("<details>")[0])
     return paths
 
 
@@ -326,14 +348,17 @@ def _paper_rows() -> dict[str, dict]:
     return {row["condition"]: row for row in paper_values()["table3"]["rows"]}
 
 
-def _summary(conditions: list[Condition], results: dict, per_image: pd.DataFrame, n_images: int) -> pd.DataFrame:
+def _summary(conditions: list[Condition], results: dict, per_image: pd.DataFrame, n_images: int,
+             jpeg: bool = False) -> pd.DataFrame:
+    """Return Table III's rows; the paper's values (LR without JPEG) only beside conditions of the same LR
+    recipe (not beside LR rows with JPEG)."""
     paper = _paper_rows()
     rows = []
     for c in conditions:
         ap = results[c.name]["ap"]
         mine = per_image[(per_image.condition == c.name) & (per_image.error == "")]
         row = {"condition": c.name, "n_images": n_images, **{s: ap[s] for s in ev.SETTINGS}}
-        p = paper.get(c.name)
+        p = None if jpeg and c.kind != "gt" else paper.get(c.name)
         for s in ev.SETTINGS:
             row[f"paper_{s}"] = p[s] if p else None
         for k in ("time_load", "time_degrade", "time_restore", "time_detect"):
@@ -349,7 +374,7 @@ def _display(summary: pd.DataFrame) -> pd.DataFrame:
     for r in summary.itertuples():
         row = {"Condition": r.condition, "N images": r.n_images}
         for s in ev.SETTINGS:
-            row[f"{s.capitalize()} (ours)"] = f"{getattr(r, s):.4f}"
+            row[f"{s.capitalize()} (ours)"] = _ap(getattr(r, s), "{:.4f}")
         for s in ev.SETTINGS:
             v = getattr(r, f"paper_{s}")
             row[f"{s.capitalize()} (paper)"] = f"{v:.3f}" if v is not None and not pd.isna(v) else "-"
@@ -364,5 +389,38 @@ def _display_diffs(diffs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in diffs.itertuples():
         rows.append({"Comparison": f"{r.condition} - {r.baseline}", "Setting": r.setting,
-                     "AP difference": f"{r.difference:+.4f}", "95% CI": f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]"})
+                     "AP difference": _ap(r.difference, "{:+.4f}"),
+                     "95% CI": "n/a" if pd.isna(r.ci_low) else f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]"})
     return pd.DataFrame(rows)
+
+
+def share_text(share, low, high) -> str:
+    """Return a gap share as `64.3% [58.1%, 70.2%]` (`n/a` when undefined)."""
+    if share is None or pd.isna(share):
+        return NO_FACES
+    interval = "" if pd.isna(low) else f" [{low:.1%}, {high:.1%}]"
+    return f"{share:.1%}{interval}"
+
+
+def _display_gap(gap: pd.DataFrame) -> pd.DataFrame:
+    rows = {}
+    for r in gap.itertuples():
+        rows.setdefault(r.condition, {"Condition": r.condition})[f"{r.setting.capitalize()} [95%]"] = share_text(
+            r.share, r.ci_low, r.ci_high)
+    return pd.DataFrame(list(rows.values()))
+
+
+NO_FACES = "n/a"   # AP of a setting with no face in the evaluated images: undefined (0 / 0), said in a note
+
+
+def _ap(value, pattern: str) -> str:
+    return NO_FACES if value is None or pd.isna(value) else pattern.format(value)
+
+
+def no_face_note(face_counts: dict[str, int], n_images: int) -> str | None:
+    """Return the note that explains `n/a` APs: the settings with no face in the evaluated images."""
+    empty = [s for s, n in face_counts.items() if n == 0]
+    if not empty:
+        return None
+    return (f"n/a: the {n_images} evaluated image(s) hold no {' / '.join(empty)} face, so AP (and its "
+            "difference) is undefined there; run more images (--limit) for a number.")

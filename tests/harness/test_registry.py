@@ -75,3 +75,13 @@ def test_register_preprocessor_instance_and_batch(monkeypatch):
     assert [o.shape for o in outs] == [(32, 32, 3), (40, 24, 3)]
     with pytest.raises(HarnessError):
         register("a+b", Double())
+
+
+def test_a_built_in_name_cannot_be_replaced(monkeypatch):
+    """Issue 25.3: register("bicubic", fn) would print the user's numbers as bicubic beside the paper's."""
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    with pytest.raises(HarnessError, match="'bicubic' is a built-in restorer"):
+        register("bicubic", lambda im: im, scale=4)
+    assert isinstance(build("bicubic").stages[0], registry.Bicubic)
+    register("mine", lambda im: im, scale=1)
+    register("mine", lambda im: im[:, ::-1].copy(), scale=1)   # one's own name may be registered again

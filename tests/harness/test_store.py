@@ -83,3 +83,26 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "t.csv").stat().st_mode & 0o777 == 0o644   # not mkstemp's 0600
+
+
+def test_torn_last_line_is_reported_recomputed_and_tables_equal_an_uninterrupted_run(tmp_path, capsys):
+    """Issue 25.1: a record file whose last line was torn (a full disk) is detected and reported, the
+    torn item is recomputed on a new line (not glued onto the torn one), and the table equals an
+    uninterrupted run's."""
+    import pandas as pd
+
+    import run_all
+
+    argv = ["--task", "quality", "--preproc", "bicubic", "--qf", "40", "--limit", "3", "--threads", "1",
+            "--examples", "0"]
+    run_all.main([*argv, "--out", str(tmp_path / "whole")])
+    run_all.main([*argv, "--out", str(tmp_path / "torn")])
+    records, = (tmp_path / "torn" / "quality" / "records").glob("*/records.jsonl")
+    data = records.read_bytes()
+    records.write_bytes(data[:-25])   # the last record loses its end and its newline
+    capsys.readouterr()
+    run_all.main([*argv, "--out", str(tmp_path / "torn")])
+    assert "1 torn line(s)" in capsys.readouterr().err
+    assert len(read_records(records.parent)) == 3
+    whole, torn = (pd.read_csv(tmp_path / d / "quality" / "table1.csv") for d in ("whole", "torn"))
+    assert torn[["n_images", "n_failed", "psnr", "ssim"]].equals(whole[["n_images", "n_failed", "psnr", "ssim"]])

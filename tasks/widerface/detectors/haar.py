@@ -28,7 +28,10 @@ class HaarDetector(Detector):
             raise HarnessError(f"OpenCV {cv2.__version__} has no Haar cascade at {path} "
                                f"(opencv 5.x dropped them; install opencv-python-headless>=4.10,<5)")
         self.cv2, self.path, self.version = cv2, path, cv2.__version__
-        self.classifier = cv2.CascadeClassifier(str(path))
+        try:
+            self.classifier = cv2.CascadeClassifier(str(path))
+        except (cv2.error, SystemError):   # OpenCV's XML reader on a file that is not a cascade
+            raise HarnessError(f"{path}: not a readable OpenCV cascade") from None
         if self.classifier.empty():
             raise HarnessError(f"{path}: not a readable OpenCV cascade")
         self.min_face_size = int(min_face_size)

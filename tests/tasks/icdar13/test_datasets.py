@@ -64,6 +64,16 @@ def test_icdar_malformed_line_names_file_and_line(tmp_path):
         parse_icdar_gt(gt)
 
 
+def test_icdar_file_with_a_malformed_first_line_is_an_error_not_a_list(tmp_path):
+    """Issue 25.4: `name, "DOOR` without the closing quote on line 1 was read as a plain list (every word
+    "file not found", exit 0)."""
+    folder = tmp_path / "ic"
+    folder.mkdir()
+    (folder / "gt.txt").write_text('word_1.png, "DOOR\nword_2.png, "EXIT"\n')
+    with pytest.raises(HarnessError, match=r"gt.txt:1: malformed GT line"):
+        open_word_set(folder)
+
+
 def test_lmdb_written_by_test(tmp_path):
     import lmdb
 

@@ -148,6 +148,31 @@ def test_editing_a_plugin_gives_new_records(tmp_path, monkeypatch):
     assert len(list((tmp_path / "out" / "quality" / "records").glob("*my_restorer_mod*"))) == 2
 
 
+def test_editing_a_plugins_helper_module_gives_new_records(tmp_path, monkeypatch):
+    """Issue 25.2: a plug-in that imports a helper module of its own; editing the helper recomputes."""
+    import sys
+
+    data = _write_images(tmp_path / "set", n=1)
+    folder = tmp_path / "plug"
+    folder.mkdir()
+    (folder / "my_plugin_with_helper.py").write_text(
+        "from my_plugin_helper import brighten\n"
+        "def restore(image):\n    return brighten(image.repeat(4, 0).repeat(4, 1))\nrestore.scale = 4\n")
+    monkeypatch.syspath_prepend(str(folder))
+    args = ["--task", "quality", "--preproc", "my_plugin_with_helper:restore", "--data", str(data), "--qf", "30",
+            "--out", str(tmp_path / "out"), "--examples", "0"]
+    psnr = []
+    for shift in (0, 40):   # only the helper changes
+        (folder / "my_plugin_helper.py").write_text(
+            "import numpy as np\n"
+            f"def brighten(image):\n    return np.clip(image.astype(int) + {shift}, 0, 255).astype(np.uint8)\n")
+        sys.modules.pop("my_plugin_with_helper", None)
+        sys.modules.pop("my_plugin_helper", None)
+        run_all.main(args)
+        psnr.append(pd.read_csv(tmp_path / "out" / "quality" / "table1.csv").psnr.iloc[0])
+    assert psnr[0] != psnr[1]
+
+
 def test_failed_items_are_retried_and_force_recomputes(tmp_path, monkeypatch):
     from harness.errors import HarnessError
 

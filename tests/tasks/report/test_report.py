@@ -66,8 +66,8 @@ def test_every_run_writes_the_report(results):
     for title in ("Table I: Y-PSNR / Y-SSIM", "Table II: word recognition, smoke-rendered-words, rapidocr, "
                   "degraded x2_q30", "Table III: WIDER FACE AP", "AP differences vs LR"):
         assert title in md
-    # Table II: the paper's baseline beside ours, the paired columns, the substitutions.
-    assert "| none | 91.67% | 22/24 | - | - | - | 85.30% (934/1095) | - | +6.37 pp |" in md
+    # Table II: the paired columns, the substitutions; the paper's values in a reference line (issue 25.12).
+    assert "| none | 91.67% | 22/24 | - | - | - | - | - | - |" in md
     assert "| bicubic | 87.50% | 21/24 | -4.17 pp (-1) | 0/1 | 1 | - |" in md
     assert "rapidocr (rapidocr 3.10.0) instead of TRBA weights" in md
     assert "embedded smoke set of rendered words instead of ICDAR 2013" in md
@@ -76,7 +76,7 @@ def test_every_run_writes_the_report(results):
     # The paper's bicubic QF 10 Set5 value sits beside ours; the embedded set is flagged as substituted.
     assert "23.99/" not in md and "| 10 | bicubic | skimage-smoke |" in md
     assert "| skimage-smoke | 1 | 23.27 | - | - | 0.6824 | - | - | substituted (a) |" in md
-    assert "- Setting (a): skimage-smoke is not a paper test set." in md  # spelled out once, below the table
+    assert "- Setting (a): skimage-smoke is not a paper test set; subset: 1 of the" in md  # spelled out once
     assert "HAAR instead of Tiny Faces weights; embedded smoke set instead of WIDER FACE val" in md
     assert "embedded smoke set instead of WIDER FACE val" in md
     # At a glance: one line per restorer and task.
@@ -174,3 +174,74 @@ def test_report_of_a_missing_folder_is_an_error(tmp_path):
 
     with pytest.raises(HarnessError, match="no such results folder"):
         run_all.main(["--report", str(tmp_path / "nope")])
+
+
+def test_a_rebuild_never_replaces_a_report_with_less(tmp_path, capsys):
+    """Issue 25.7: `--report results/reference` (records not committed) turned the 58 KB report into an empty
+    one and deleted plots/; it is refused with one line, and the report and its plots stay byte for byte."""
+    from harness.cli import run_command
+    from tasks.report.compare import main as compare
+
+    reference = Path(__file__).resolve().parents[3] / "results" / "reference"
+    copy = tmp_path / "reference"
+    shutil.copytree(reference / "report", copy / "report")
+    before = {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    with pytest.raises(SystemExit) as exit_info:
+        run_command(lambda: run_all.main(["--report", str(copy)]), "run_all.py")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "report: not rebuilt" in err
+    assert {p.relative_to(copy): p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+    assert compare([str(reference / "report" / "report.md"), str(copy / "report" / "report.md")]) == 0
+
+
+def test_a_subset_is_named_where_its_numbers_are():
+    """Issue 25.11: a `--limit 3` Table I run was labelled "paper's setting" with ΔPSNR against the paper."""
+    from tasks.quality.report import Store, table1
+
+    records = [{"id": f"{i}.png", "psnr": 23.0 + i, "ssim": 0.6} for i in range(3)]
+    store = Store(Path("."), {"set": "Set5", "qf": 10, "preprocessor": {"name": "bicubic", "scale": 4}}, {}, records)
+    row = table1([store], {"Set5": 5}).iloc[0]
+    assert row["ΔPSNR"] == row["ΔSSIM"] == "-" and row["PSNR paper"] == "23.99"
+    assert "subset: 3 of the 5 images of Set5" in row["Setting"] and not row["Setting"].startswith("paper")
+    whole = table1([Store(Path("."), store.config, {}, records)], {"Set5": 3}).iloc[0]
+    assert whole["Setting"] == "paper's setting" and whole["ΔPSNR"] == "+0.01"
+
+
+def test_report_figures_read_well(tmp_path, monkeypatch):
+    """Issue 25.13: heat-map numbers readable on dark cells and one colour scale per unit; detection panels
+    wide enough; the Set5 image grid before Set14."""
+    import pandas as pd
+
+    from tasks.leaderboard import plots
+    from tasks.quality.report import Store, grids
+    from tasks.report import figures
+
+    assert plots.text_colour((0.0, 0.4, 0.1, 1.0)) == "white" and plots.text_colour((1.0, 1.0, 0.8, 1.0)) == "black"
+    saved = {}
+    monkeypatch.setattr(plots, "_save", lambda fig, path: saved.setdefault("fig", fig) and path)
+    frame = pd.DataFrame([{"task": t, "method": m, "vs_bicubic": v, "metric": metric}
+                          for t, metric, values in (("quality", "Y-PSNR (dB)", (0.7, -0.7)),
+                                                    ("icdar13", "word accuracy (%)", (-6.5, -15.3)))
+                          for m, v in zip(("cajnn", "dat"), values)])
+    plots.plot_gain_heatmap(frame, tmp_path)
+    fig = saved["fig"]
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert labels == ["gain, dB", "gain, percentage points"]   # one scale per task, in its unit
+    dark = [t for ax in fig.axes for t in ax.texts if t.get_text() in ("+0.7", "-15.3")]
+    assert dark and all(t.get_color() == "white" for t in dark)
+
+    image = np.full((200, 300, 3), 128, np.uint8)
+    panels = {name: np.zeros((0, 5)) for name in ("GT", "LR", "LR+bicubic", "LR+cajnn", "LR+arcnn+rrdb")}
+    path = figures.detections(image, panels, np.zeros((0, 4)), tmp_path / "d.jpg", 0.5)
+    width = Image.open(path).size[0]
+    assert width / 3 >= 400   # at most three panels a row, each about 500 px
+
+    task_dir = tmp_path / "quality"
+    for set_name in ("Set14", "Set5"):
+        folder = task_dir / "examples" / set_name / "a.png"
+        folder.mkdir(parents=True)
+        for name in ("hr", "lr_q10"):
+            Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / f"{name}.png")
+    stores = [Store(tmp_path, {"set": s, "qf": 10, "preprocessor": {"name": "bicubic"}}, {}, []) for s in ("Set14", "Set5")]
+    assert [f.path.name for f in grids(task_dir, tmp_path / "report", stores)] == ["quality_Set5_a.png", "quality_Set14_a.png"]

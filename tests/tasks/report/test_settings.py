@@ -46,3 +46,33 @@ def test_footnotes_letter_each_distinct_text_once():
     out, notes = footnote_settings(frame, ["n"])
     assert list(out["Setting"]) == [PAPER, "substituted (a)", "substituted (a)"]
     assert notes == ["n", "Setting (a): X."]
+
+
+def test_paper_values_stand_beside_ours_only_in_the_papers_setting():
+    """Issue 25.12: Table II's "Δ accuracy vs paper" compared RapidOCR on SVT with TRBA on IC13, and Table III
+    with `--degrade x4,q10` set the paper's LR values (no JPEG) beside JPEG rows; such values move to a
+    labelled reference line."""
+    from tasks.icdar13.report import paper_reference as text_reference, table2
+    from tasks.widerface.report import differences, paper_reference as face_reference, table3
+
+    summary = pd.DataFrame([{"method": "none", "n": 647, "correct": 596, "accuracy": 92.12, "missing": 0}])
+    svt = {"recognizer": {"name": "rapidocr"}, "set": "svt_test", "format": "list"}
+    row = table2(summary, svt).iloc[0]
+    assert row["Paper"] == row["Δ accuracy vs paper"] == "-"
+    assert text_reference(summary, svt).startswith("Paper, for reference only (TRBA on the 1095 ICDAR 2013 words")
+    ic13 = {"recognizer": {"name": "trba"}, "set": "IC13", "format": "icdar"}
+    paper_row = table2(summary.assign(n=1095, correct=934, accuracy=85.30), ic13).iloc[0]
+    assert paper_row["Paper"] == "85.30% (934/1095)" and paper_row["Δ accuracy vs paper"] == "0.00 pp"
+    assert text_reference(summary.assign(n=1095), ic13) is None
+
+    faces = pd.DataFrame([{"condition": c, "n_images": 3226, "easy": 0.9, "medium": 0.8, "hard": 0.5}
+                          for c in ("GT", "LR")])
+    full = {"detector": {"name": "tinyfaces"}, "images_evaluated": 3226, "lr_qf": None}
+    jpeg = {**full, "lr_qf": 10}
+    assert list(table3(faces, full)["Easy paper"]) == ["0.900", "0.824"]
+    assert list(table3(faces, jpeg)["Easy paper"]) == ["0.900", "-"]
+    assert list(table3(faces, jpeg)["Δeasy"]) == ["0.000", "-"]
+    assert "LR 0.824/0.692/0.317" in face_reference(["GT", "LR"], jpeg) and "GT 0.900" not in face_reference(["GT", "LR"], jpeg)
+    diffs = pd.DataFrame([{"condition": "GT", "baseline": "LR", "setting": "easy", "difference": 0.1,
+                           "ci_low": 0.0, "ci_high": 0.2}])
+    assert differences(diffs, jpeg).iloc[0]["ΔAP paper"] == "-" and differences(diffs, full).iloc[0]["ΔAP paper"] == "+0.076"

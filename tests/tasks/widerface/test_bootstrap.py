@@ -59,3 +59,34 @@ def test_paired_differences():
     assert (gt.difference > 0).all() and (gt.ci_low <= gt.difference).all() and (gt.difference <= gt.ci_high).all()
     again = bootstrap_differences({"LR": bad, "GT": good}, "LR", resamples=200, seed=0)
     assert np.array_equal(again.ci_low.values, gt.ci_low.values)
+
+
+def test_share_of_the_lr_to_gt_gap_recovered():
+    """Issue 25.16: (LR+x - LR) / (GT - LR) per setting, with its paired interval; the same ratio resampled."""
+    from tasks.widerface.bootstrap import bootstrap_gap_share
+
+    evaluations = {"GT": _evaluation(0), "LR": _evaluation(3), "LR+x": _evaluation(1)}
+    gap = bootstrap_gap_share(evaluations, resamples=200, seed=0)
+    full = {n: ev.summarize(ev.accumulate(e)) for n, e in evaluations.items()}
+    assert list(gap.condition) == ["LR+x"] * 3
+    for r in gap.itertuples():
+        want = (full["LR+x"][r.setting] - full["LR"][r.setting]) / (full["GT"][r.setting] - full["LR"][r.setting])
+        assert r.share == pytest.approx(want, abs=1e-12)
+        assert r.ci_low <= r.share <= r.ci_high
+    same = bootstrap_gap_share({"GT": evaluations["GT"], "LR": evaluations["LR"], "LR+gt": evaluations["GT"]},
+                               resamples=50)
+    assert np.allclose(same.share, 1.0) and np.allclose(same.ci_low, 1.0) and np.allclose(same.ci_high, 1.0)
+
+
+def test_the_face_leaderboard_shows_the_gap_recovered():
+    """Issue 25.16: the leaderboard gains the column, for the rows that have it."""
+    import pandas as pd
+
+    from tasks.leaderboard.run import display
+
+    frame = pd.DataFrame([{"task": "widerface", "set": "w", "degradation": "x4", "rank": 1, "method": "cajnn",
+                           "score": 0.68, "gap_recovered": 0.764, "gap_recovered_low": 0.7, "gap_recovered_high": 0.8},
+                          {"task": "quality", "set": "Set5", "degradation": "x4", "rank": 1, "method": "cajnn",
+                           "score": 30.1, "gap_recovered": float("nan")}])
+    shown = display(frame)
+    assert list(shown["LR-to-GT gap recovered [95%]"]) == ["76.4% [70.0%, 80.0%]", "-"]

@@ -188,3 +188,14 @@ def test_tinyfaces_wrong_checkpoint_is_one_line(tiny, tmp_path):
         build_detector("tinyfaces")
     with pytest.raises(HarnessError, match="no such file"):
         build_detector("tinyfaces", DetectorOptions(weights=str(tmp_path / "absent.pth")))
+
+
+def test_a_file_that_is_not_a_haar_cascade_is_one_line(tmp_path):
+    """Tried as a new user (issue 25): `--detector haar --detector-weights FILE` with a non-cascade file was a
+    SystemError traceback from OpenCV."""
+    from tasks.widerface.detectors.haar import HaarDetector
+
+    bad = tmp_path / "a.png"
+    bad.write_text("not a cascade\n")
+    with pytest.raises(HarnessError, match="a.png: not a readable OpenCV cascade"):
+        HaarDetector(cascade=str(bad))

@@ -123,3 +123,20 @@ def test_restorer_with_wrong_scale_is_an_error(tmp_path):
 def test_cli_evaluate_errors(tmp_path, capsys):
     with pytest.raises(HarnessError, match="no wider_face_val.mat"):
         cli_main(["evaluate", str(tmp_path), "--gt", str(tmp_path)])
+
+
+def test_an_undefined_ap_is_said_not_printed_as_nan():
+    """Issue 25.10: WIDER with `--limit 1` printed `nan` APs and `+nan [+nan, +nan]` without saying why."""
+    import numpy as np
+    import pandas as pd
+
+    from tasks.widerface.bootstrap import _interval
+    from tasks.widerface.task import _display_diffs, no_face_note
+
+    diffs = pd.DataFrame([{"condition": "GT", "baseline": "LR", "setting": "easy", "difference": float("nan"),
+                           "ci_low": float("nan"), "ci_high": float("nan")}])
+    shown = _display_diffs(diffs).iloc[0]
+    assert "nan" not in (shown["AP difference"] + shown["95% CI"])
+    assert no_face_note({"easy": 0, "medium": 1, "hard": 33}, 1).startswith("n/a: the 1 evaluated image(s) hold no easy face")
+    assert no_face_note({"easy": 2, "medium": 1, "hard": 33}, 1) is None
+    assert all(np.isnan(_interval(np.full(10, np.nan), 0.95)))
