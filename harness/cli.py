@@ -111,6 +111,12 @@ class RunContext:
             self._built[spec] = pre
         return self._built[spec]
 
+    def built(self, key: tuple, make: Callable[[], object]):
+        """Return the object of `key` (e.g. a task's detector), made by `make()` once per run."""
+        if key not in self._built:
+            self._built[key] = make()
+        return self._built[key]
+
     def shard(self, items: list) -> list:
         """Return this rank's share of `items`: a contiguous block, so that the ranks' record files,
         read in rank order, list the items in their original order."""

@@ -16,7 +16,8 @@ Failure policy, the same for every task: an item that cannot be loaded, degraded
 is a record with an "error" (the run goes on; a batch that fails is retried one item at a time); a
 restorer that fails on each of its first FIRST_ITEMS items is broken (a wrong plug-in or checkpoint,
 not bad data) and stops the run with one line. Finished records are never lost. After every rank has
-finished its share (`torchrun`), rank 0 reads all records and calls `task.write`.
+finished its share (`torchrun`), rank 0 reads all records, calls `task.summarize` once and hands the
+Summary to `task.write`.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from harness.errors import HarnessError, one_line
 from harness.progress import progress_bar
 from harness.registry import DownToInput, Pipeline, Preprocessor, check_output
 from harness.store import RecordStore, config_key
-from harness.task import Group, Method, Results, Sample, Task
+from harness.task import Group, Method, Results, Sample, Summary, Task
 
 # What a restorer or scorer may raise on one odd item (e.g. a crop a few pixels high): recorded as a
 # failure of that item. Anything else is a bug and ends the run (records so far are kept).
@@ -50,13 +51,14 @@ FIRST_ITEMS = 8   # a restorer that fails on each of its first 8 items (or all, 
 
 def run_task(ctx, task: Task) -> list[Path]:
     """Run `task` as `ctx` says (every rank its share); return the paths rank 0 wrote."""
-    groups, results = execute(ctx, task)
-    return task.write(ctx, groups, results) if results is not None else []
+    groups, summary = execute(ctx, task)
+    return task.write(ctx, groups, summary) if summary is not None else []
 
 
-def execute(ctx, task: Task) -> tuple[list[Group], Results | None]:
+def execute(ctx, task: Task) -> tuple[list[Group], Summary | None]:
     """Score every pending item of `task` (this rank's share); return its groups and, on the rank that
-    writes (rank 0, after every rank has finished), the stored records of the items run."""
+    writes (rank 0, after every rank has finished), the task's summary of the stored records of the items
+    run (`task.summarize`, called once)."""
     groups = task.groups(ctx)
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
@@ -84,7 +86,7 @@ def execute(ctx, task: Task) -> tuple[list[Group], Results | None]:
     broken.finish(has_results)
     if not ctx.finish_shard():   # every rank waits for all shards; rank 0 merges and writes
         return groups, None
-    return groups, collect(task, ctx, groups, stores)
+    return groups, task.summarize(ctx, groups, collect(task, ctx, groups, stores))
 
 
 def report_resume(ctx, task: Task, group: Group, stores: dict[str, RecordStore], mine: list, todo: list) -> None:
@@ -113,13 +115,13 @@ def open_store(ctx, task: Task, group: Group, method: Method) -> RecordStore:
 
 def collect(task: Task, ctx, groups: list[Group], stores: dict) -> Results:
     """Return the stored records (all ranks) of the items run, in item order."""
-    records = {}
+    records, run = {}, {}
     for group in groups:
-        ids = [task.item_id(it) for it in run_items(ctx, group)]
+        ids = run[group.name] = [task.item_id(it) for it in run_items(ctx, group)]
         for method in group.methods:
             stored = {str(r["id"]): r for r in stores[group.name][method.name].records()}
             records[(group.name, method.name)] = {i: stored[i] for i in ids if i in stored}
-    return Results(records)
+    return Results(records, run)
 
 
 @dataclass

@@ -113,11 +113,11 @@ def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: lis
             ctx = RunContext(args=run_args, out_dir=out / "runs" / d.tag,
                              preproc_specs=(["none"] if name == "icdar13" else []) + plan[name],
                              build_options=options, rank=rank, world_size=world_size)
-            groups, results = execute(ctx, task)
-            if results is None:   # not the writing rank
+            groups, summary = execute(ctx, task)
+            if summary is None:   # not the writing rank
                 continue
-            task.write(ctx, groups, results)
-            rows += [{"task": name, "degradation": d.tag, **r} for r in task.leaderboard_rows(ctx, groups, results)]
+            task.write(ctx, groups, summary)
+            rows += [{"task": name, "degradation": d.tag, **r} for r in task.leaderboard_rows(ctx, groups, summary)]
     if rank != 0:
         return []
     specs = list(dict.fromkeys(s for name in names for s in plan[name]))
