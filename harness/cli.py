@@ -88,6 +88,7 @@ class RunContext:
     build_options: BuildOptions = field(default_factory=BuildOptions)
     rank: int = 0
     world_size: int = 1
+    degradations: list | None = None   # --degrade, parsed once (harness.degrade.parse_degradations); None: not given
     _built: dict = field(default_factory=dict)
 
     @property

@@ -49,10 +49,46 @@ except ImportError:   # OpenCV is a dependency of the recognisers and detectors,
 FIRST_ITEMS = 8   # a restorer that fails on each of its first 8 items (or all, if fewer) stops the run
 
 
-def run_task(ctx, task: Task) -> list[Path]:
-    """Run `task` as `ctx` says (every rank its share); return the paths rank 0 wrote."""
+@dataclass
+class TaskRun:
+    """A finished run of one task: its context, groups and, on the rank that writes, its Summary and the
+    paths written."""
+
+    ctx: object
+    groups: list[Group]
+    summary: Summary | None
+    paths: list[Path]
+
+
+def run(args, task: Task, specs: list[str], out_dir: Path, options, degradations: list | None = None,
+        rank: int = 0, world_size: int = 1) -> TaskRun:
+    """Run `task` with the restorers `specs` under `degradations` (None: the task's own) into `out_dir`: the
+    one driver of `run_all.py` and the leaderboard. Every spec is built first (a bad name stops every rank
+    before any work)."""
+    from harness.cli import RunContext, agree_on_error
+
+    ctx = RunContext(args=args, out_dir=Path(out_dir), preproc_specs=list(specs), build_options=options,
+                     rank=rank, world_size=world_size, degradations=degradations)
+    error = None
+    try:
+        for spec in ctx.preproc_specs:   # fail fast on a bad name before any long work
+            ctx.preprocessor(spec)
+    except HarnessError as exc:
+        error = str(exc)
+    agree_on_error(error, world_size)
+    done = run_task(ctx, task)   # every rank runs its shard; rank 0 merges the records and writes the tables
+    for spec in ctx.preproc_specs:
+        pre = ctx.preprocessor(spec)
+        if hasattr(pre, "cache_summary"):
+            print(("rank %d: " % rank if world_size > 1 else "") + pre.cache_summary(), file=sys.stderr)
+    return done
+
+
+def run_task(ctx, task: Task) -> TaskRun:
+    """Run `task` as `ctx` says (every rank its share); return its groups and, on rank 0, its Summary and
+    the paths written."""
     groups, summary = execute(ctx, task)
-    return task.write(ctx, groups, summary) if summary is not None else []
+    return TaskRun(ctx, groups, summary, task.write(ctx, groups, summary) if summary is not None else [])
 
 
 def execute(ctx, task: Task) -> tuple[list[Group], Summary | None]:

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.degrade import Degradation
+from harness.degrade import Degradation, parse_degradations
+from harness.errors import HarnessError
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,41 @@ class Task:
     unit: str = "items"          # in progress lines
     time_field: str = "time_score"   # the record field of the scoring seconds per item
 
+    # What the task accepts of `--degrade` (parsed once into `ctx.degradations`; see `degradations`):
+    scales: tuple[int, ...] | None = None         # the scales it degrades by (None: any)
+    one_degradation: bool = False                 # one degradation per run (e.g. one LR setting)
+    default_degradations: tuple = (None,)         # without --degrade; None: the items as loaded
+    degrade_aliases: dict[str, str] = {}          # its own options that spell --degrade, e.g. {"--qf": "x4,q{}"}
+    # What the leaderboard needs (tasks/leaderboard):
+    baselines: tuple[str, ...] = ()   # methods run before the restorers (e.g. "none": the input scored as is)
+    score_note: str = ""              # what a row's score is, for the leaderboard's notes
+    digits: int = 4                   # decimals of a printed score
+
     def add_arguments(self, parser) -> None:
         """Add the task's own command-line options."""
+
+    def degradations(self, ctx) -> list[Degradation | None]:
+        """Return the degradations of the run: `--degrade` (`ctx.degradations`) or one of the task's
+        `degrade_aliases` options, checked against `scales` and `one_degradation`; else the defaults."""
+        given = getattr(ctx, "degradations", None)
+        for flag, spelling in self.degrade_aliases.items():
+            value = getattr(ctx.args, flag.lstrip("-").replace("-", "_"), None)
+            if value is None or value == []:
+                continue
+            if given is not None:
+                raise HarnessError(f"{flag} and --degrade both give the {self.name} task's degradations; give one")
+            given = parse_degradations([spelling.format(v) for v in (value if isinstance(value, list) else [value])])
+        if given is None:
+            return list(self.default_degradations)
+        for d in given:
+            if self.scales is not None and d.scale not in self.scales:
+                s = self.scales[0]
+                raise HarnessError(f"--degrade {d.tag}: the {self.name} task degrades x{s} (e.g. x{s},q20, or "
+                                   f"x{s} without JPEG)")
+        if self.one_degradation and len(given) != 1:
+            raise HarnessError(f"--degrade {' '.join(d.tag for d in given)}: the {self.name} task runs one LR "
+                               f"setting (one degradation) at a time; run it once per setting")
+        return given
 
     def batch_size(self, ctx) -> int:
         """Return how many items are restored and scored per call (e.g. a recogniser's batch)."""

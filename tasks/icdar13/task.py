@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int
-from harness.degrade import Degradation, parse_degradations
+from harness.degrade import Degradation
 from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.provenance import provenance
 from harness.store import slug
@@ -101,6 +101,9 @@ class TextTask(Task):
     default_preproc = DEFAULT_PREPROC
     unit = "words"
     time_field = "time_recognize"
+    baselines = (BASELINE,)
+    score_note = "word accuracy (%) on icdar13 (a failed word is wrong)"
+    digits = 2
 
     add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
@@ -109,7 +112,7 @@ class TextTask(Task):
 
     def groups(self, ctx: RunContext) -> list[Group]:
         """One group per (word set, degradation): one Table II each."""
-        degradations = parse_degradations(getattr(ctx.args, "degrade", None)) or [None]
+        degradations = self.degradations(ctx)
         recognizer = make_recognizer(ctx)
         options = parse_recognizer_options(ctx.args.recognizer_option)
         methods = [Method(spec, spec) for spec in ctx.preproc_specs]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, non_negative_int, quality_factor
-from harness.degrade import Degradation, parse_degradations
+from harness.degrade import Degradation
 from harness.errors import HarnessError
 from harness.image import load_image, save_image
 from harness.leaderboard import mean_rows, seconds_per_megapixel
@@ -36,21 +36,6 @@ def add_arguments(parser) -> None:
     group.add_argument("--examples", type=int, default=1, metavar="N",
                        help="save centre crops (HR, LR-JPEG, every output) of the first N images of each "
                             "set under OUT/quality/examples for the report's image grid (default 1; 0: none)")
-
-
-def quality_factors(ctx: RunContext) -> list[int | None]:
-    """Return the QFs of the run: from --qf, or from --degrade (each x4, with a JPEG quality or, None,
-    without JPEG: `--degrade x4`)."""
-    degradations = parse_degradations(getattr(ctx.args, "degrade", None))
-    if degradations is None:
-        return list(dict.fromkeys(ctx.args.qf or DEFAULT_QF))
-    if ctx.args.qf:
-        raise HarnessError("--qf and --degrade both give the quality task's degradations; give one")
-    for d in degradations:
-        if d.scale != SCALE:
-            raise HarnessError(f"--degrade {d.tag}: the quality task degrades x{SCALE} (e.g. x{SCALE},q20, or "
-                               f"x{SCALE} without JPEG)")
-    return [d.quality for d in degradations]
 
 
 def qf_tag(qf: int | None) -> str:
@@ -107,12 +92,17 @@ class QualityTask(Task):
     name = "quality"
     default_preproc = DEFAULT_PREPROC
     unit = "images"
+    scales = (SCALE,)
+    default_degradations = tuple(Degradation(SCALE, qf) for qf in DEFAULT_QF)
+    degrade_aliases = {"--qf": f"x{SCALE},q{{}}"}
+    score_note = "Y-PSNR (dB) on quality"
+    digits = 2
 
     add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
     def groups(self, ctx: RunContext) -> list[Group]:
         """One group per (set, QF): the set's images degraded x4 at that QF, every preprocessor."""
-        qfs = quality_factors(ctx)
+        qfs = [d.quality for d in self.degradations(ctx)]   # each x4, with a JPEG quality or, None, without
         sets = image_sets(ctx)
         for spec in ctx.preproc_specs:
             pre = ctx.preprocessor(spec)

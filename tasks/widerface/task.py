@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
-from harness.degrade import Degradation, parse_degradations
+from harness.degrade import Degradation
 from harness.errors import HarnessError
 from harness.leaderboard import add_comparisons, seconds_per_megapixel
 from harness.image import load_image
@@ -58,16 +58,8 @@ def add_arguments(parser) -> None:
 
 def lr_qf(ctx: RunContext) -> int | None:
     """Return the JPEG quality of the LR condition (None: no JPEG), from --lr-qf or a single --degrade x4[,qQ]."""
-    degradations = parse_degradations(getattr(ctx.args, "degrade", None))
-    if degradations is None:
-        return ctx.args.lr_qf
-    if ctx.args.lr_qf is not None:
-        raise HarnessError("--lr-qf and --degrade both give the LR setting of the widerface task; give one")
-    if len(degradations) != 1 or degradations[0].scale != SCALE:
-        raise HarnessError(f"--degrade {' '.join(d.tag for d in degradations)}: the widerface task runs one LR "
-                           f"setting, x{SCALE} with or without JPEG (e.g. --degrade x{SCALE},q20); run it once "
-                           "per setting")
-    return degradations[0].quality
+    degradation, = TASK.degradations(ctx)
+    return degradation.quality
 
 
 def _detector(ctx: RunContext) -> Detector:
@@ -107,6 +99,12 @@ class FaceTask(Task):
     default_preproc = DEFAULT_PREPROC
     unit = "images"
     time_field = "time_detect"
+    scales = (SCALE,)
+    one_degradation = True
+    default_degradations = (Degradation(SCALE, None),)   # the paper's LR row: no JPEG
+    degrade_aliases = {"--lr-qf": f"x{SCALE},q{{}}"}
+    score_note = "AP on the hard setting on widerface (none = the LR image itself)"
+    digits = 4
 
     add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
