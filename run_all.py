@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.cli import (ArgumentParser, OutLock, agree_on_error, check_data_paths, check_device,
                          check_out_dir, close_distributed, init_distributed, positive_int, run_command)
 from harness.errors import HarnessError
-from harness.registry import BuildOptions, known_names, plugin_weight_names
+from harness.registry import PLAIN_STAGES, BuildOptions, known_names, plugin_weight_names
 from harness.degrade import parse_degradations
 from harness.runner import run
 from harness.task import Task
@@ -73,15 +73,12 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     return parser, tasks
 
 
-NO_WEIGHTS = ("none", "bicubic", "down")   # registered stages that have no weights
-
-
 def parse_weights(items: list[str], specs: list[str] | None = None) -> dict[str, str]:
     """Return {stage: path} from NAME=PATH items; NAME is a registered stage with weights or names a
     plug-in stage of `specs` (its factory reads `options.weights[NAME]`); else, or for a missing file, an
     error."""
     out = {}
-    stages = [name for name in known_names() if name not in NO_WEIGHTS]
+    stages = [name for name in known_names() if name not in PLAIN_STAGES]
     plugins = [n for spec in specs or [] for n in plugin_weight_names(spec.rpartition("=")[2])]   # TASK=SPEC too
     for item in items:
         name, sep, path = item.partition("=")

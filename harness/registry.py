@@ -282,13 +282,22 @@ def _resolve(target: str | Callable) -> Callable:
     return getattr(importlib.import_module(module_name), attr)
 
 
+# Registered stages that have no weights and cost less to recompute than to read back (harness/cache.py).
+PLAIN_STAGES = ("none", "bicubic", "down")
+
+
+def stage_names(spec: str) -> list[str]:
+    """Return the stage names of a restorer spec (`arcnn+rrdb` -> [arcnn, rrdb]): the one place `+` is split."""
+    return [p.strip() for p in spec.split("+")]
+
+
 def plugin_weight_names(spec: str) -> list[str]:
     """Return the names under which `--weights NAME=PATH` reaches the `MODULE:CALLABLE` stages of `spec`
     (in `options.weights`): the module (`my_net` of `my_net:make`), the last part of a dotted module, and
     the callable. Other stages have none."""
     names = []
-    for stage in spec.split("+"):
-        module, sep, attr = stage.strip().rpartition(":")
+    for stage in stage_names(spec):
+        module, sep, attr = stage.rpartition(":")
         if sep and module and module not in PLUGIN_PREFIXES:
             names += [module, module.rpartition(".")[2], attr]
     return list(dict.fromkeys(names))
@@ -323,7 +332,7 @@ def build_stage(spec: str, options: BuildOptions) -> Preprocessor:
 def build(spec: str, options: BuildOptions | None = None) -> Preprocessor:
     """Return the Preprocessor named by `spec` (stages joined by '+', applied left to right)."""
     options = options or BuildOptions()
-    parts = [p.strip() for p in spec.split("+")]
+    parts = stage_names(spec)
     if not spec.strip() or any(not p for p in parts):
         raise HarnessError(f"bad preprocessor spec {spec!r}: empty stage")
     if parts[0] == "down":

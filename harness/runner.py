@@ -32,7 +32,7 @@ import numpy as np
 from harness.degrade import degrade
 from harness.errors import HarnessError, one_line
 from harness.progress import progress_bar
-from harness.registry import DownToInput, Pipeline, Preprocessor, check_output
+from harness.registry import DownToInput, Pipeline, Preprocessor, check_output, stage_names
 from harness.store import RecordStore, config_key
 from harness.task import Group, Method, Results, Sample, Summary, Task
 
@@ -279,7 +279,7 @@ def restore(pre: Preprocessor, spec: str, images: list[np.ndarray], prefixes: li
     dict (the seconds reported include them); the rest run in one batch, or one image at a time when
     the batch fails."""
     stages = pre.stages if isinstance(pre, Pipeline) else [pre]
-    names = [s.strip() for s in spec.split("+")] if isinstance(pre, Pipeline) else [spec]
+    names = stage_names(spec) if isinstance(pre, Pipeline) else [spec]
     if len(names) != len(stages):
         names = [f"{spec}#{i}" for i in range(len(stages))]
     keys = ["+".join(names[:i + 1]) for i in range(len(stages))]

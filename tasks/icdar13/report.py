@@ -114,7 +114,7 @@ def table2(summary: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 def _store_tags(task_dir: Path) -> dict[str, dict[str, tuple[int, float]]]:
     """Return table tag -> {method: (records, newest record-file mtime)} from the record stores."""
-    from tasks.icdar13.task import table_name
+    from tasks.icdar13.datasets import table_name
 
     out: dict[str, dict] = {}
     for config_path in sorted((task_dir / "records").glob("*/config.json")):

@@ -18,7 +18,7 @@ from harness.provenance import provenance
 from harness.store import slug
 from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Summary, Task
-from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set
+from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set, table_name
 from tasks.icdar13.recognizers import RECOGNIZERS, Recognizer, RecognizerOptions, build_recognizer
 from tasks.icdar13.scoring import Accuracy, is_correct, paired
 from tasks.icdar13.smoke import smoke_set
@@ -65,11 +65,6 @@ def word_sets(ctx: RunContext) -> list[WordSet]:
     if not ctx.data:
         return [smoke_set()]
     return [open_word_set(p, ctx.args.text_gt, ctx.args.ic13_variant) for p in ctx.data]
-
-
-def table_name(tag: str) -> str:
-    """Return the file-name part of the tables of condition `tag` (a slug; dots become underscores)."""
-    return slug(tag, 120).replace(".", "_")
 
 
 def _identity(recognizer: Recognizer) -> dict:
