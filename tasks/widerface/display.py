@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tasks.widerface import evaluation as ev
+from tasks.widerface.groundtruth import SETTINGS
 
 
 def _display(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in summary.itertuples():
         row = {"Condition": r.condition, "N images": r.n_images}
-        for s in ev.SETTINGS:
+        for s in SETTINGS:
             row[f"{s.capitalize()} (ours)"] = _ap(getattr(r, s), "{:.4f}")
-        for s in ev.SETTINGS:
+        for s in SETTINGS:
             v = getattr(r, f"paper_{s}")
             row[f"{s.capitalize()} (paper)"] = f"{v:.3f}" if v is not None and not pd.isna(v) else "-"
         times = [(k, getattr(r, f"time_{k}_s_per_image")) for k in ("load", "degrade", "restore", "detect")]

@@ -27,6 +27,8 @@ from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.paper import paper_values
 from tasks.widerface import evaluation as ev
+from tasks.widerface.groundtruth import SETTINGS
+from tasks.widerface.submission import submission_from_arrays
 from tasks.widerface.bootstrap import bootstrap_differences, bootstrap_gap_share
 from tasks.widerface.conditions import (LR_MAPPING, LR_RECIPE, SCALE, Condition, check_restorer_scale,
                                         conditions_for, lr_tag)
@@ -236,7 +238,7 @@ def summarize(ctx: RunContext, group: Group, results: Results) -> dict:
     for c in conditions:
         folder = (ctx.out_dir / "widerface" / "submissions"
                   / f"{c.slug}_{lr_tag(lr_qf(ctx)) if c.kind != 'gt' else 'orig'}_{detector.name}")
-        sub = ev.submission_from_arrays(gt, {n: _boxes(records[c.name][n]) for n in evaluated}, str(folder))
+        sub = submission_from_arrays(gt, {n: _boxes(records[c.name][n]) for n in evaluated}, str(folder))
         evaluation = ev.evaluate(gt, sub)
         curves = ev.accumulate(evaluation)
         scored[c.name] = {"folder": folder, "evaluation": evaluation, "curves": curves, "ap": ev.summarize(curves)}
@@ -330,7 +332,7 @@ def write_outputs(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
                               *([empty_note] if empty_note else [])], display=_display_gap(gap))
     paths += write_table(per_image, out / f"per_image{stem}", "Per-image records (boxes, time split in seconds)", prov)
     paths.append(write_pr_curves(out / f"pr_curves{stem}.csv", {c.name: results[c.name] for c in conditions}))
-    for setting in ev.SETTINGS:
+    for setting in SETTINGS:
         path = out / f"pr_{setting}{stem}.png"
         plot_pr_curves({c.name: (results[c.name]["curves"], results[c.name]["ap"]) for c in conditions},
                        setting, path, title=f"WIDER FACE val, {setting} ({detector.name}, {len(evaluated)} images)")
@@ -352,7 +354,7 @@ def write_pr_curves(path: Path, results: dict) -> Path:
     """Write the PR curves (one row per setting, condition and threshold) as CSV; return the path."""
     frames = []
     for name, r in results.items():
-        for setting in ev.SETTINGS:
+        for setting in SETTINGS:
             frames.append(pd.DataFrame({"setting": setting, "condition": name, "threshold": ev.THRESHOLDS,
                                         "recall": r["curves"].recall[setting],
                                         "precision": r["curves"].precision[setting], "ap": r["ap"][setting]}))
@@ -377,9 +379,9 @@ def _summary(conditions: list[Condition], results: dict, per_image: pd.DataFrame
     for c in conditions:
         ap = results[c.name]["ap"]
         mine = per_image[(per_image.condition == c.name) & (per_image.error == "")]
-        row = {"condition": c.name, "n_images": n_images, **{s: ap[s] for s in ev.SETTINGS}}
+        row = {"condition": c.name, "n_images": n_images, **{s: ap[s] for s in SETTINGS}}
         p = None if jpeg and c.kind != "gt" else paper.get(c.name)
-        for s in ev.SETTINGS:
+        for s in SETTINGS:
             row[f"paper_{s}"] = p[s] if p else None
         for k in ("time_load", "time_degrade", "time_restore", "time_detect"):
             vals = mine[k].dropna() if k in mine else []
