@@ -32,7 +32,7 @@ import numpy as np
 from harness.degrade import degrade
 from harness.errors import HarnessError, one_line
 from harness.progress import progress_bar
-from harness.registry import DownToInput, Pipeline, Preprocessor, check_output, stage_names
+from harness.registry import Pipeline, Preprocessor, run_stages, stage_names
 from harness.store import RecordStore, config_key
 from harness.task import Group, Method, Results, Sample, Summary, Task
 
@@ -308,25 +308,24 @@ def restore(pre: Preprocessor, spec: str, images: list[np.ndarray], prefixes: li
 
 def _run_stages(stages: list[Preprocessor], keys: list[str], start: int, images: list[np.ndarray],
                 prefixes: list[dict]) -> list[tuple[np.ndarray, float]]:
-    """Return (output, seconds) per image of stages[start:], each starting from its cached prefix."""
+    """Return (output, seconds) per image of stages[start:] (registry.run_stages), each starting from its
+    cached prefix; every stage's output is cached in `prefixes` for the methods that share it."""
     if start:
         outs = [cache[keys[start - 1]][0] for cache in prefixes]
         elapsed = [cache[keys[start - 1]][1] for cache in prefixes]
     else:
-        outs, elapsed = list(images), [0.0] * len(images)
-    for i in range(start, len(stages)):
-        stage, t0 = stages[i], time.perf_counter()
-        if isinstance(stage, DownToInput):
-            outs = [stage.resize_to(o, x.shape[:2]) for o, x in zip(outs, images)]
-        else:
-            new = stage.process_batch(outs)
-            if len(new) != len(outs):
-                raise HarnessError(f"preprocessor {stage.name!r} returned {len(new)} images for {len(outs)}")
-            outs = [check_output(stage, o, n) for o, n in zip(outs, new)]
-        seconds = (time.perf_counter() - t0) / len(outs)
-        elapsed = [e + seconds for e in elapsed]
-        for cache, o, e in zip(prefixes, outs, elapsed):
-            cache[keys[i]] = (o, e)
+        outs, elapsed = None, [0.0] * len(images)
+    clock = [time.perf_counter()]
+
+    def after_stage(i: int, stage_outs: list[np.ndarray]) -> None:
+        now = time.perf_counter()
+        seconds = (now - clock[0]) / len(stage_outs)
+        clock[0] = now
+        for k, (cache, o) in enumerate(zip(prefixes, stage_outs)):
+            elapsed[k] += seconds
+            cache[keys[i]] = (o, elapsed[k])
+
+    outs = run_stages(stages, images, start, outs, after_stage)
     return list(zip(outs, elapsed))
 
 
