@@ -67,6 +67,7 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                                     if a.dest not in known})
     aliases = [f"{flag} Q = --degrade {spelling.format('Q')} ({name})" for name, task in tasks.items()
                for flag, spelling in task.degrade_aliases.items()]
+    parser.degrade_aliases = {flag for task in tasks.values() for flag in task.degrade_aliases}
     if aliases:
         degrade = next(a for a in parser._actions if a.dest == "degrade")
         degrade.help = degrade.help[:-1] + "; " + ", ".join(aliases) + ")"
@@ -122,7 +123,7 @@ def check_options(args, parser, names: list[str]) -> None:
             if task not in names:
                 raise HarnessError(f"{flag} is an option of the {task} task, which this run does not run "
                                    f"(--task {' '.join(names)})")
-            if args.leaderboard and dest in ("qf", "lr_qf"):
+            if args.leaderboard and flag in getattr(parser, "degrade_aliases", ()):
                 raise HarnessError(f"{flag}: with --leaderboard give the degradations with --degrade")
     repeated = [spec for spec, n in Counter(args.preproc or []).items() if n > 1]
     if repeated:
