@@ -6,18 +6,18 @@
 """
 from __future__ import annotations
 
-import importlib
 import sys
 from collections import Counter
 from pathlib import Path
 
-from harness.cli import (ArgumentParser, OutLock, RunContext, agree_on_error, check_data_paths, check_device,
+from harness.cli import (ArgumentParser, OutLock, agree_on_error, check_data_paths, check_device,
                          check_out_dir, close_distributed, init_distributed, positive_int, run_command)
 from harness.errors import HarnessError
-from harness.registry import BuildOptions, known_names, plugin_weight_names
-from harness.runner import run_task
+from harness.registry import PLAIN_STAGES, BuildOptions, known_names, plugin_weight_names
+from harness.degrade import parse_degradations
+from harness.runner import run
 from harness.task import Task
-from tasks import TASKS
+from tasks import TASKS, load_task
 
 
 def build_parser() -> tuple[ArgumentParser, dict]:
@@ -47,8 +47,7 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                              "restorer")
     parser.add_argument("--degrade", nargs="+", default=None, metavar="xS[,qQ]",
                         help="degradations of the inputs: MATLAB bicubic x1/S, then JPEG at quality Q, e.g. "
-                             "x4,q10 x4,q20 (quality: the QFs, same as --qf; widerface: one LR setting, same "
-                             "as --lr-qf; icdar13: the word crops, one table each)")
+                             "x4,q10 x4,q20; each task checks what it accepts (one table per degradation)")
     parser.add_argument("--force", action="store_true",
                         help="recompute every item even if it is recorded (default: a re-run skips finished "
                              "items and retries failed ones)")
@@ -59,17 +58,20 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="only build DIR/report/{index.html,report.md} from the results stored in DIR "
                              "(runs no task); every run also rebuilds the report of its --out at its end")
-    tasks = {name: importlib.import_module(module).TASK for name, module in TASKS.items()}
+    tasks = {name: load_task(name) for name in TASKS}
     parser.task_options = {}   # dest -> (task, flag, default) of each task's own options
     for name, task in tasks.items():
         known = {action.dest for action in parser._actions}
         task.add_arguments(parser)
         parser.task_options.update({a.dest: (name, a.option_strings[0], a.default) for a in parser._actions
                                     if a.dest not in known})
+    aliases = [f"{flag} Q = --degrade {spelling.format('Q')} ({name})" for name, task in tasks.items()
+               for flag, spelling in task.degrade_aliases.items()]
+    parser.degrade_aliases = {flag for task in tasks.values() for flag in task.degrade_aliases}
+    if aliases:
+        degrade = next(a for a in parser._actions if a.dest == "degrade")
+        degrade.help = degrade.help[:-1] + "; " + ", ".join(aliases) + ")"
     return parser, tasks
-
-
-NO_WEIGHTS = ("none", "bicubic", "down")   # registered stages that have no weights
 
 
 def parse_weights(items: list[str], specs: list[str] | None = None) -> dict[str, str]:
@@ -77,7 +79,7 @@ def parse_weights(items: list[str], specs: list[str] | None = None) -> dict[str,
     plug-in stage of `specs` (its factory reads `options.weights[NAME]`); else, or for a missing file, an
     error."""
     out = {}
-    stages = [name for name in known_names() if name not in NO_WEIGHTS]
+    stages = [name for name in known_names() if name not in PLAIN_STAGES]
     plugins = [n for spec in specs or [] for n in plugin_weight_names(spec.rpartition("=")[2])]   # TASK=SPEC too
     for item in items:
         name, sep, path = item.partition("=")
@@ -121,7 +123,7 @@ def check_options(args, parser, names: list[str]) -> None:
             if task not in names:
                 raise HarnessError(f"{flag} is an option of the {task} task, which this run does not run "
                                    f"(--task {' '.join(names)})")
-            if args.leaderboard and dest in ("qf", "lr_qf"):
+            if args.leaderboard and flag in getattr(parser, "degrade_aliases", ()):
                 raise HarnessError(f"{flag}: with --leaderboard give the degradations with --degrade")
     repeated = [spec for spec, n in Counter(args.preproc or []).items() if n > 1]
     if repeated:
@@ -130,7 +132,7 @@ def check_options(args, parser, names: list[str]) -> None:
 
 def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1, parser=None,
               lock: OutLock | None = None) -> int:
-    error, names, options = None, [], None
+    error, names, options, degradations = None, [], None, None
     try:
         names = args.task or (["all"] if args.leaderboard else ["quality"])
         names = list(TASKS) if "all" in names else names
@@ -138,6 +140,8 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1, 
             if name not in TASKS:
                 raise HarnessError(f"unknown task {name!r}; known: {', '.join(TASKS)}, all")
         check_options(args, parser, names)
+        if not args.leaderboard:   # parsed once for every task (the leaderboard splits TASK=xS,qQ items first)
+            degradations = parse_degradations(args.degrade)
         check_data_paths([p.partition("=")[2] if args.leaderboard and "=" in p else p for p in args.data or []])
         options = BuildOptions(device=args.device, weights=parse_weights(args.weights, args.preproc),
                                tile=args.tile, self_ensemble=args.self_ensemble)
@@ -160,19 +164,8 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1, 
         run_leaderboard(args, known, names, options, rank, world_size)   # checks every name before any work
         names = []
     for name in names:
-        task = known[name]
-        specs = args.preproc or list(task.default_preproc)
-        ctx = RunContext(args=args, out_dir=Path(args.out), preproc_specs=specs, build_options=options,
-                         rank=rank, world_size=world_size)
-        error = None
-        try:
-            for spec in specs:  # fail fast on a bad name before any long work
-                ctx.preprocessor(spec)
-        except HarnessError as exc:
-            error = str(exc)
-        agree_on_error(error, world_size)
-        run_task(ctx, task)  # every rank runs its shard; rank 0 merges the records and writes the tables
-        _report_cache(ctx)
+        run(args, known[name], args.preproc or list(known[name].default_preproc), Path(args.out), options,
+            degradations, rank, world_size)
     if rank == 0:
         try:
             build_report(Path(args.out))
@@ -188,14 +181,6 @@ def build_report(out_dir: Path) -> int:
     page = build(out_dir)
     print(f"report: {page} and {page.with_name('report.md')}", file=sys.stderr)
     return 0
-
-
-def _report_cache(ctx: RunContext) -> None:
-    for spec in ctx.preproc_specs:
-        pre = ctx.preprocessor(spec)
-        if hasattr(pre, "cache_summary"):
-            prefix = f"rank {ctx.rank}: " if ctx.world_size > 1 else ""
-            print(f"{prefix}{pre.cache_summary()}", file=sys.stderr)
 
 
 def cli() -> None:

@@ -4,7 +4,7 @@
 
 The workload (issue 10): a 1024x768 RGB uint8 image x1/4, then its 256x192 result x4. Prints the median
 time of ours (harness.resize.imresize), of Pillow BICUBIC on the same input, and of the plain port
-(tests/harness/resize_oracle.py: one dot per output pixel as BasicSR's imresize; also the test
+(oracles/resize_oracle.py: one dot per output pixel as BasicSR's imresize; also the test
 oracle's tap-by-tap variant), with the ratios. Targets: ours <= 2x Pillow, ours >= 4x faster than the
 plain port. Also checks that ours equals the test oracle on this input (bit for bit).
 
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.resize import imresize  # noqa: E402
-from tests.harness import resize_oracle  # noqa: E402
+from oracles import resize_oracle  # noqa: E402
 
 from benchmarks.background import paused_training  # noqa: E402
 

@@ -6,7 +6,7 @@ Writes the full-val synthetic submission (`../shared/tools/wider_synth_submissio
 --no-missing`, 3226 files) to a temporary folder, then times, end to end (reading the four `.mat` files
 and the 3226 prediction files, evaluation, 1000-threshold accumulation, AP):
   fast   = tasks/widerface/evaluation.py (load_ground_truth + evaluate_folder)
-  oracle = tests/tasks/widerface/evaluation_reference.py (wider_eval: loop over images and predictions)
+  oracle = oracles/wider_eval_reference.py (wider_eval: loop over images and predictions)
 Both must give the golden APs of REFERENCE.md 5.9 (1e-9). Prints the best and median of `--reps` runs,
 the ratio, and the load average (other processes share this CPU: figures are measured as they are).
 Orientation (REFERENCE.md 5.9, not run here): the official Python port takes 31-32 s on machines here.
@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tasks.widerface import evaluation as ev  # noqa: E402
-from tests.tasks.widerface import evaluation_reference as ref  # noqa: E402
+from tasks.widerface.groundtruth import load_ground_truth  # noqa: E402
+from oracles import wider_eval_reference as ref  # noqa: E402
 
 GOLDEN = {"easy": 0.6529755195610036, "medium": 0.6569376574995581, "hard": 0.5435119226182992}
 PYTHON_PORT_SECONDS = (31.0, 32.0)   # REFERENCE.md 5.9, the wondervictor port on machines here
@@ -55,7 +56,7 @@ def main() -> None:
                        check=True, capture_output=True)
 
         def fast():
-            return ev.evaluate_folder(sub, ev.load_ground_truth(gt_dir))[0]
+            return ev.evaluate_folder(sub, load_ground_truth(gt_dir))[0]
 
         def oracle():
             return ref.wider_eval(str(sub), str(gt_dir))

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from harness.image import check_image
-from harness.registry import REGISTRY, BuildOptions, DownToInput, Preprocessor
+from harness.registry import PLAIN_STAGES, REGISTRY, BuildOptions, DownToInput, Preprocessor, stage_names
 from harness.store import atomic_write_bytes, atomic_write_json, config_key, file_sha256, slug
 
 PNG_COMPRESS_LEVEL = 1  # fast to write; restored images are large and compress poorly anyway
@@ -45,7 +45,7 @@ def image_sha256(image: np.ndarray) -> str:
 def _stage_files(spec: str, options: BuildOptions) -> dict[str, str]:
     """Return {what: sha256} for the files that define the stages of `spec` beyond their describe()."""
     files = {}
-    for stage in (p.strip() for p in spec.split("+")):
+    for stage in stage_names(spec):
         if stage in options.weights:
             files[f"weights:{stage}"] = file_sha256(options.weights[stage])
         elif stage.startswith("spandrel:"):
@@ -64,12 +64,12 @@ def _stage_files(spec: str, options: BuildOptions) -> dict[str, str]:
 
 
 # Stages that cost less to recompute than to read back from a PNG: specs made only of these are not cached.
-CHEAP_STAGES = frozenset({"none", "bicubic", "down"})
+CHEAP_STAGES = frozenset(PLAIN_STAGES)
 
 
 def worth_caching(spec: str) -> bool:
     """Return False for specs whose every stage is cheaper to recompute than to load (e.g. bicubic)."""
-    return not all(p.strip() in CHEAP_STAGES for p in spec.split("+"))
+    return not all(p in CHEAP_STAGES for p in stage_names(spec))
 
 
 class CachedPreprocessor(Preprocessor):

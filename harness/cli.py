@@ -88,6 +88,7 @@ class RunContext:
     build_options: BuildOptions = field(default_factory=BuildOptions)
     rank: int = 0
     world_size: int = 1
+    degradations: list | None = None   # --degrade, parsed once (harness.degrade.parse_degradations); None: not given
     _built: dict = field(default_factory=dict)
 
     @property
@@ -110,6 +111,12 @@ class RunContext:
                     pre = CachedPreprocessor(pre, cache_dir, spec, self.build_options)
             self._built[spec] = pre
         return self._built[spec]
+
+    def built(self, key: tuple, make: Callable[[], object]):
+        """Return the object of `key` (e.g. a task's detector), made by `make()` once per run."""
+        if key not in self._built:
+            self._built[key] = make()
+        return self._built[key]
 
     def shard(self, items: list) -> list:
         """Return this rank's share of `items`: a contiguous block, so that the ranks' record files,

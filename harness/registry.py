@@ -126,6 +126,26 @@ def check_output(stage: Preprocessor, image: np.ndarray, out) -> np.ndarray:
     return out
 
 
+def run_stages(stages: list[Preprocessor], images: list[np.ndarray], start: int = 0,
+               outs: list[np.ndarray] | None = None, after_stage=None) -> list[np.ndarray]:
+    """Return `images` through `stages[start:]` in one batch per stage, each stage's outputs checked; `outs`:
+    the outputs of `stages[:start]` (default: the images); a `down` stage resizes back to the image's size.
+    `after_stage(i, outs)` is called after stage i (the runner times and caches the prefixes with it)."""
+    outs = list(images) if outs is None else list(outs)
+    for i in range(start, len(stages)):
+        stage = stages[i]
+        if isinstance(stage, DownToInput):
+            outs = [stage.resize_to(o, x.shape[:2]) for o, x in zip(outs, images)]
+        else:
+            new = stage.process_batch(outs)
+            if len(new) != len(outs):
+                raise HarnessError(f"preprocessor {stage.name!r} returned {len(new)} images for {len(outs)}")
+            outs = [check_output(stage, o, n) for o, n in zip(outs, new)]
+        if after_stage is not None:
+            after_stage(i, outs)
+    return outs
+
+
 class Pipeline(Preprocessor):
     """Stages applied left to right; `down` stages resize back to the pipeline's input size."""
 
@@ -147,16 +167,7 @@ class Pipeline(Preprocessor):
         return out
 
     def process_batch(self, images):
-        if not images:
-            return []
-        outs = list(images)
-        for stage in self.stages:
-            if isinstance(stage, DownToInput):
-                outs = [stage.resize_to(o, i.shape[:2]) for o, i in zip(outs, images)]
-            else:
-                new = stage.process_batch(outs)
-                outs = [check_output(stage, o, n) for o, n in zip(outs, new)]
-        return outs
+        return run_stages(self.stages, images) if images else []
 
     def describe(self):
         if len(self.stages) == 1:
@@ -282,13 +293,22 @@ def _resolve(target: str | Callable) -> Callable:
     return getattr(importlib.import_module(module_name), attr)
 
 
+# Registered stages that have no weights and cost less to recompute than to read back (harness/cache.py).
+PLAIN_STAGES = ("none", "bicubic", "down")
+
+
+def stage_names(spec: str) -> list[str]:
+    """Return the stage names of a restorer spec (`arcnn+rrdb` -> [arcnn, rrdb]): the one place `+` is split."""
+    return [p.strip() for p in spec.split("+")]
+
+
 def plugin_weight_names(spec: str) -> list[str]:
     """Return the names under which `--weights NAME=PATH` reaches the `MODULE:CALLABLE` stages of `spec`
     (in `options.weights`): the module (`my_net` of `my_net:make`), the last part of a dotted module, and
     the callable. Other stages have none."""
     names = []
-    for stage in spec.split("+"):
-        module, sep, attr = stage.strip().rpartition(":")
+    for stage in stage_names(spec):
+        module, sep, attr = stage.rpartition(":")
         if sep and module and module not in PLUGIN_PREFIXES:
             names += [module, module.rpartition(".")[2], attr]
     return list(dict.fromkeys(names))
@@ -323,7 +343,7 @@ def build_stage(spec: str, options: BuildOptions) -> Preprocessor:
 def build(spec: str, options: BuildOptions | None = None) -> Preprocessor:
     """Return the Preprocessor named by `spec` (stages joined by '+', applied left to right)."""
     options = options or BuildOptions()
-    parts = [p.strip() for p in spec.split("+")]
+    parts = stage_names(spec)
     if not spec.strip() or any(not p for p in parts):
         raise HarnessError(f"bad preprocessor spec {spec!r}: empty stage")
     if parts[0] == "down":

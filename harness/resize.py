@@ -6,7 +6,7 @@ here is a sparse (output x input) weight matrix applied to the image, built once
 
 Speed (benchmarks/resize.py): for x4, x1/4, x2, x1/2 every weight is a short binary fraction, so the
 pass runs exactly in float32 and rounds in one OpenCV pass; other scales run in float64. Both equal the
-plain per-pixel port in tests/harness/resize_oracle.py bit for bit.
+plain per-pixel port in oracles/resize_oracle.py bit for bit.
 """
 from __future__ import annotations
 

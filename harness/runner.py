@@ -16,7 +16,8 @@ Failure policy, the same for every task: an item that cannot be loaded, degraded
 is a record with an "error" (the run goes on; a batch that fails is retried one item at a time); a
 restorer that fails on each of its first FIRST_ITEMS items is broken (a wrong plug-in or checkpoint,
 not bad data) and stops the run with one line. Finished records are never lost. After every rank has
-finished its share (`torchrun`), rank 0 reads all records and calls `task.write`.
+finished its share (`torchrun`), rank 0 reads all records, calls `task.summarize` once and hands the
+Summary to `task.write`.
 """
 from __future__ import annotations
 
@@ -31,9 +32,9 @@ import numpy as np
 from harness.degrade import degrade
 from harness.errors import HarnessError, one_line
 from harness.progress import progress_bar
-from harness.registry import DownToInput, Pipeline, Preprocessor, check_output
+from harness.registry import Pipeline, Preprocessor, run_stages, stage_names
 from harness.store import RecordStore, config_key
-from harness.task import Group, Method, Results, Sample, Task
+from harness.task import Group, Method, Results, Sample, Summary, Task
 
 # What a restorer or scorer may raise on one odd item (e.g. a crop a few pixels high): recorded as a
 # failure of that item. Anything else is a bug and ends the run (records so far are kept).
@@ -48,15 +49,52 @@ except ImportError:   # OpenCV is a dependency of the recognisers and detectors,
 FIRST_ITEMS = 8   # a restorer that fails on each of its first 8 items (or all, if fewer) stops the run
 
 
-def run_task(ctx, task: Task) -> list[Path]:
-    """Run `task` as `ctx` says (every rank its share); return the paths rank 0 wrote."""
-    groups, results = execute(ctx, task)
-    return task.write(ctx, groups, results) if results is not None else []
+@dataclass
+class TaskRun:
+    """A finished run of one task: its context, groups and, on the rank that writes, its Summary and the
+    paths written."""
+
+    ctx: object
+    groups: list[Group]
+    summary: Summary | None
+    paths: list[Path]
 
 
-def execute(ctx, task: Task) -> tuple[list[Group], Results | None]:
+def run(args, task: Task, specs: list[str], out_dir: Path, options, degradations: list | None = None,
+        rank: int = 0, world_size: int = 1) -> TaskRun:
+    """Run `task` with the restorers `specs` under `degradations` (None: the task's own) into `out_dir`: the
+    one driver of `run_all.py` and the leaderboard. Every spec is built first (a bad name stops every rank
+    before any work)."""
+    from harness.cli import RunContext, agree_on_error
+
+    ctx = RunContext(args=args, out_dir=Path(out_dir), preproc_specs=list(specs), build_options=options,
+                     rank=rank, world_size=world_size, degradations=degradations)
+    error = None
+    try:
+        for spec in ctx.preproc_specs:   # fail fast on a bad name before any long work
+            ctx.preprocessor(spec)
+    except HarnessError as exc:
+        error = str(exc)
+    agree_on_error(error, world_size)
+    done = run_task(ctx, task)   # every rank runs its shard; rank 0 merges the records and writes the tables
+    for spec in ctx.preproc_specs:
+        pre = ctx.preprocessor(spec)
+        if hasattr(pre, "cache_summary"):
+            print(("rank %d: " % rank if world_size > 1 else "") + pre.cache_summary(), file=sys.stderr)
+    return done
+
+
+def run_task(ctx, task: Task) -> TaskRun:
+    """Run `task` as `ctx` says (every rank its share); return its groups and, on rank 0, its Summary and
+    the paths written."""
+    groups, summary = execute(ctx, task)
+    return TaskRun(ctx, groups, summary, task.write(ctx, groups, summary) if summary is not None else [])
+
+
+def execute(ctx, task: Task) -> tuple[list[Group], Summary | None]:
     """Score every pending item of `task` (this rank's share); return its groups and, on the rank that
-    writes (rank 0, after every rank has finished), the stored records of the items run."""
+    writes (rank 0, after every rank has finished), the task's summary of the stored records of the items
+    run (`task.summarize`, called once)."""
     groups = task.groups(ctx)
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
@@ -84,7 +122,7 @@ def execute(ctx, task: Task) -> tuple[list[Group], Results | None]:
     broken.finish(has_results)
     if not ctx.finish_shard():   # every rank waits for all shards; rank 0 merges and writes
         return groups, None
-    return groups, collect(task, ctx, groups, stores)
+    return groups, task.summarize(ctx, groups, collect(task, ctx, groups, stores))
 
 
 def report_resume(ctx, task: Task, group: Group, stores: dict[str, RecordStore], mine: list, todo: list) -> None:
@@ -113,13 +151,13 @@ def open_store(ctx, task: Task, group: Group, method: Method) -> RecordStore:
 
 def collect(task: Task, ctx, groups: list[Group], stores: dict) -> Results:
     """Return the stored records (all ranks) of the items run, in item order."""
-    records = {}
+    records, run = {}, {}
     for group in groups:
-        ids = [task.item_id(it) for it in run_items(ctx, group)]
+        ids = run[group.name] = [task.item_id(it) for it in run_items(ctx, group)]
         for method in group.methods:
             stored = {str(r["id"]): r for r in stores[group.name][method.name].records()}
             records[(group.name, method.name)] = {i: stored[i] for i in ids if i in stored}
-    return Results(records)
+    return Results(records, run)
 
 
 @dataclass
@@ -241,7 +279,7 @@ def restore(pre: Preprocessor, spec: str, images: list[np.ndarray], prefixes: li
     dict (the seconds reported include them); the rest run in one batch, or one image at a time when
     the batch fails."""
     stages = pre.stages if isinstance(pre, Pipeline) else [pre]
-    names = [s.strip() for s in spec.split("+")] if isinstance(pre, Pipeline) else [spec]
+    names = stage_names(spec) if isinstance(pre, Pipeline) else [spec]
     if len(names) != len(stages):
         names = [f"{spec}#{i}" for i in range(len(stages))]
     keys = ["+".join(names[:i + 1]) for i in range(len(stages))]
@@ -270,25 +308,24 @@ def restore(pre: Preprocessor, spec: str, images: list[np.ndarray], prefixes: li
 
 def _run_stages(stages: list[Preprocessor], keys: list[str], start: int, images: list[np.ndarray],
                 prefixes: list[dict]) -> list[tuple[np.ndarray, float]]:
-    """Return (output, seconds) per image of stages[start:], each starting from its cached prefix."""
+    """Return (output, seconds) per image of stages[start:] (registry.run_stages), each starting from its
+    cached prefix; every stage's output is cached in `prefixes` for the methods that share it."""
     if start:
         outs = [cache[keys[start - 1]][0] for cache in prefixes]
         elapsed = [cache[keys[start - 1]][1] for cache in prefixes]
     else:
-        outs, elapsed = list(images), [0.0] * len(images)
-    for i in range(start, len(stages)):
-        stage, t0 = stages[i], time.perf_counter()
-        if isinstance(stage, DownToInput):
-            outs = [stage.resize_to(o, x.shape[:2]) for o, x in zip(outs, images)]
-        else:
-            new = stage.process_batch(outs)
-            if len(new) != len(outs):
-                raise HarnessError(f"preprocessor {stage.name!r} returned {len(new)} images for {len(outs)}")
-            outs = [check_output(stage, o, n) for o, n in zip(outs, new)]
-        seconds = (time.perf_counter() - t0) / len(outs)
-        elapsed = [e + seconds for e in elapsed]
-        for cache, o, e in zip(prefixes, outs, elapsed):
-            cache[keys[i]] = (o, e)
+        outs, elapsed = None, [0.0] * len(images)
+    clock = [time.perf_counter()]
+
+    def after_stage(i: int, stage_outs: list[np.ndarray]) -> None:
+        now = time.perf_counter()
+        seconds = (now - clock[0]) / len(stage_outs)
+        clock[0] = now
+        for k, (cache, o) in enumerate(zip(prefixes, stage_outs)):
+            elapsed[k] += seconds
+            cache[keys[i]] = (o, elapsed[k])
+
+    outs = run_stages(stages, images, start, outs, after_stage)
     return list(zip(outs, elapsed))
 
 

@@ -5,7 +5,11 @@ sharding, loading and degrading each item once, running the restorers (shared pi
 in batches), the item-failure policy, resume, timings, progress and rank merging. The flow is one way:
 
     group.items -> load -> degrade(group.degradation) -> restorer(method.spec) -> task.score -> store
-    stored records of every (group, method) -> task.write -> tables the report renders
+    stored records of every (group, method) -> task.summarize -> Summary
+    Summary -> task.write (tables the report renders), task.leaderboard_rows (the leaderboard's rows)
+
+`summarize` is pure and called once per run: every number people quote (paired means, APs, intervals)
+is computed there, from the records in memory; `write` and `leaderboard_rows` only read the Summary.
 
 Its report section (`report_section`) renders what `write` stored; without one, the report shows the
 task's tables as written. A *group* is what one results table is made of: the items of a data set under one degradation, and the
@@ -21,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.degrade import Degradation
+from harness.degrade import Degradation, parse_degradations
+from harness.errors import HarnessError
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,11 @@ class Results:
     """The stored records of a finished run, by group and method, restricted to the items run."""
 
     records: dict[tuple[str, str], dict[str, dict]]   # (group name, method name) -> {item id: record}
+    ids: dict[str, list[str]] = field(default_factory=dict)   # group name -> the ids of the items run, in order
+
+    def run_ids(self, group: Group) -> list[str]:
+        """Return the ids of the items of `group` this run covered (`--limit N`: the first N), in order."""
+        return self.ids[group.name]
 
     def of(self, group: Group, method: Method | str) -> dict[str, dict]:
         """Return {item id: record} of one method on one group, in the group's item order."""
@@ -78,16 +88,58 @@ class Results:
         return [i for i in oks[0] if all(i in ok for ok in oks[1:])]
 
 
+@dataclass
+class Summary:
+    """What a finished run comes to, computed once by `Task.summarize`: the records and the task's numbers."""
+
+    results: Results
+    groups: dict[str, Any] = field(default_factory=dict)   # group name -> the task's numbers of that group
+    run: Any = None                                         # the task's numbers across its groups, if any
+
+
 class Task:
-    """A benchmark task: override `groups`, `load`, `record_key`, `score` and `write`."""
+    """A benchmark task: override `groups`, `load`, `record_key`, `score`, `summarize` and `write`."""
 
     name: str = "task"
     default_preproc: list[str] = ["none", "bicubic"]
     unit: str = "items"          # in progress lines
     time_field: str = "time_score"   # the record field of the scoring seconds per item
 
+    # What the task accepts of `--degrade` (parsed once into `ctx.degradations`; see `degradations`):
+    scales: tuple[int, ...] | None = None         # the scales it degrades by (None: any)
+    one_degradation: bool = False                 # one degradation per run (e.g. one LR setting)
+    default_degradations: tuple = (None,)         # without --degrade; None: the items as loaded
+    degrade_aliases: dict[str, str] = {}          # its own options that spell --degrade, e.g. {"--qf": "x4,q{}"}
+    # What the leaderboard needs (tasks/leaderboard):
+    baselines: tuple[str, ...] = ()   # methods run before the restorers (e.g. "none": the input scored as is)
+    score_note: str = ""              # what a row's score is, for the leaderboard's notes
+    digits: int = 4                   # decimals of a printed score
+
     def add_arguments(self, parser) -> None:
         """Add the task's own command-line options."""
+
+    def degradations(self, ctx) -> list[Degradation | None]:
+        """Return the degradations of the run: `--degrade` (`ctx.degradations`) or one of the task's
+        `degrade_aliases` options, checked against `scales` and `one_degradation`; else the defaults."""
+        given = getattr(ctx, "degradations", None)
+        for flag, spelling in self.degrade_aliases.items():
+            value = getattr(ctx.args, flag.lstrip("-").replace("-", "_"), None)
+            if value is None or value == []:
+                continue
+            if given is not None:
+                raise HarnessError(f"{flag} and --degrade both give the {self.name} task's degradations; give one")
+            given = parse_degradations([spelling.format(v) for v in (value if isinstance(value, list) else [value])])
+        if given is None:
+            return list(self.default_degradations)
+        for d in given:
+            if self.scales is not None and d.scale not in self.scales:
+                s = self.scales[0]
+                raise HarnessError(f"--degrade {d.tag}: the {self.name} task degrades x{s} (e.g. x{s},q20, or "
+                                   f"x{s} without JPEG)")
+        if self.one_degradation and len(given) != 1:
+            raise HarnessError(f"--degrade {' '.join(d.tag for d in given)}: the {self.name} task runs one LR "
+                               f"setting (one degradation) at a time; run it once per setting")
+        return given
 
     def batch_size(self, ctx) -> int:
         """Return how many items are restored and scored per call (e.g. a recogniser's batch)."""
@@ -120,11 +172,16 @@ class Task:
         """Return the fields a failed item's record carries beside "id" and "error"."""
         return {}
 
-    def write(self, ctx, groups: list[Group], results: Results) -> list[Path]:
-        """Write the task's tables from the stored records; return the paths written."""
+    def summarize(self, ctx, groups: list[Group], results: Results) -> Summary:
+        """Return the run's numbers (paired means, corpus-level metrics such as AP, intervals), computed
+        once from the records in memory; pure: it writes nothing. The default carries the records only."""
+        return Summary(results)
+
+    def write(self, ctx, groups: list[Group], summary: Summary) -> list[Path]:
+        """Write the task's tables from `summary` (no recomputation); return the paths written."""
         raise NotImplementedError
 
-    def leaderboard_rows(self, ctx, groups: list[Group], results: Results) -> list[dict]:
+    def leaderboard_rows(self, ctx, groups: list[Group], summary: Summary) -> list[dict]:
         """Return the task's leaderboard rows (harness/leaderboard.py): per group, one row per method with
         "set", "method" (the restorer spec; "none" for no restoration), "metric", "score" (higher is
         better), "n_items", the `vs_none` / `vs_bicubic` differences with intervals, "seconds_per_mp" and

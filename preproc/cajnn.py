@@ -21,7 +21,6 @@ from preproc.blocks import RRDB
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 # The weights the `cajnn` preprocessor uses by default (trained here; see its model card, same stem .md).
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "cajnn_small.pth"
-PAPER_CONFIG = {"nf": 64, "gc": 32, "nb": 20}
 
 
 class ASPP(nn.Module):

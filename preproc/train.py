@@ -53,18 +53,9 @@ from pathlib import Path
 import torch
 
 from harness.errors import HarnessError
-# The trainer's pieces live in preproc.training; these names stay importable from preproc.train.
-from preproc.training.config import (CONFIG_DIR, MODELS, PAIR_MODES, PROJECT_ROOT, TrainConfig, _resolve_path,
-                                     build_model)
-from preproc.training.data import (PatchSampler, batch_loader, dihedral, load_folder_images, make_pair,
-                                   pair_in_context, to_image, to_tensor)
-from preproc.training.export import ACCEPTANCE_GAIN_DB, export_weights, model_card
-from preproc.training.loop import Validator, atomic_torch_save, lr_at, train, weights_file
-
-__all__ = ["ACCEPTANCE_GAIN_DB", "CONFIG_DIR", "MODELS", "PAIR_MODES", "PROJECT_ROOT", "PatchSampler", "TrainConfig",
-           "Validator", "_resolve_path", "atomic_torch_save", "batch_loader", "build_model", "dihedral",
-           "export_weights", "load_folder_images", "lr_at", "main", "make_pair", "model_card", "pair_in_context",
-           "to_image", "to_tensor", "train", "weights_file"]
+from preproc.training.config import TrainConfig
+from preproc.training.export import export_weights, model_card
+from preproc.training.loop import train
 
 
 def main(argv: list[str] | None = None) -> None:

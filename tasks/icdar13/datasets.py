@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from harness.errors import HarnessError, ImageLoadError
 from harness.image import check_image, load_image, to_rgb_uint8
+from harness.store import slug
 
 VARIANTS = ("all", "IC13_1015", "IC13_857")
 ICDAR_GT_NAMES = ("gt.txt", "Challenge2_Test_Task3_GT.txt")
@@ -211,3 +212,8 @@ def open_word_set(folder: str | Path, gt: str | Path | None = None, variant: str
     name = folder.resolve().name + ("" if variant == "all" else f"_{variant}")
     notes = [f"{fmt} format, {total} words in the GT" + (f", {len(items)} kept by {variant}" if variant != "all" else "")]
     return WordSet(name, folder.resolve(), items, fmt, variant, notes=notes)
+
+
+def table_name(tag: str) -> str:
+    """Return the file-name part of the tables of condition `tag` (a slug; dots become underscores)."""
+    return slug(tag, 120).replace(".", "_")

@@ -114,20 +114,16 @@ def table2(summary: pd.DataFrame, config: dict) -> pd.DataFrame:
 
 def _store_tags(task_dir: Path) -> dict[str, dict[str, tuple[int, float]]]:
     """Return table tag -> {method: (records, newest record-file mtime)} from the record stores."""
-    from tasks.icdar13.task import table_name
-
     out: dict[str, dict] = {}
     for config_path in sorted((task_dir / "records").glob("*/config.json")):
         blob = json.loads(config_path.read_text(encoding="utf-8"))
-        config = blob.get("config", {})
-        # Stores name their table (meta.table); older stores did not, and their tag is rebuilt
-        # (without --recognizer-option, which their config does not hold).
-        tag = f"{config.get('set')}_{(config.get('recognizer') or {}).get('name')}" + (
-            f"_{config['degradation']}" if config.get("degradation") else "")
-        method = str((config.get("preprocessor") or {}).get("name", "?"))
+        table = (blob.get("meta") or {}).get("table")   # every store names its table (record_key's meta)
+        if not table:
+            continue
+        method = str((blob.get("config", {}).get("preprocessor") or {}).get("name", "?"))
         files = list(config_path.parent.glob("records*.jsonl"))
         mtime = max((f.stat().st_mtime for f in files), default=0.0)
-        out.setdefault((blob.get("meta") or {}).get("table") or table_name(tag), {})[method] = (len(read_records(config_path.parent)), mtime)
+        out.setdefault(table, {})[method] = (len(read_records(config_path.parent)), mtime)
     return out
 
 

@@ -12,14 +12,13 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int
-from harness.degrade import Degradation, parse_degradations
+from harness.degrade import Degradation
 from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.provenance import provenance
-from harness.runner import run_items
 from harness.store import slug
 from harness.tables import write_table
-from harness.task import Group, Method, Results, Sample, Task
-from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set
+from harness.task import Group, Method, Results, Sample, Summary, Task
+from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set, table_name
 from tasks.icdar13.recognizers import RECOGNIZERS, Recognizer, RecognizerOptions, build_recognizer
 from tasks.icdar13.scoring import Accuracy, is_correct, paired
 from tasks.icdar13.smoke import smoke_set
@@ -68,11 +67,6 @@ def word_sets(ctx: RunContext) -> list[WordSet]:
     return [open_word_set(p, ctx.args.text_gt, ctx.args.ic13_variant) for p in ctx.data]
 
 
-def table_name(tag: str) -> str:
-    """Return the file-name part of the tables of condition `tag` (a slug; dots become underscores)."""
-    return slug(tag, 120).replace(".", "_")
-
-
 def _identity(recognizer: Recognizer) -> dict:
     # Threads and batch size do not change a word's result: a run may resume with others.
     return {k: v for k, v in recognizer.describe().items() if k not in ("threads", "batch_size", "spinning")}
@@ -102,6 +96,9 @@ class TextTask(Task):
     default_preproc = DEFAULT_PREPROC
     unit = "words"
     time_field = "time_recognize"
+    baselines = (BASELINE,)
+    score_note = "word accuracy (%) on icdar13 (a failed word is wrong)"
+    digits = 2
 
     add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
@@ -110,7 +107,7 @@ class TextTask(Task):
 
     def groups(self, ctx: RunContext) -> list[Group]:
         """One group per (word set, degradation): one Table II each."""
-        degradations = parse_degradations(getattr(ctx.args, "degrade", None)) or [None]
+        degradations = self.degradations(ctx)
         recognizer = make_recognizer(ctx)
         options = parse_recognizer_options(ctx.args.recognizer_option)
         methods = [Method(spec, spec) for spec in ctx.preproc_specs]
@@ -145,34 +142,32 @@ class TextTask(Task):
         # A word that failed counts as wrong for its method: every method keeps the same denominator.
         return {"label": item.label, "preproc": method.spec, "prediction": "", "confidence": 0.0, "correct": False}
 
-    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], results: Results) -> list[dict]:
+    def summarize(self, ctx: RunContext, groups: list[Group], results: Results) -> Summary:
+        return Summary(results, {group.name: summarize(ctx, group, results) for group in groups})
+
+    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], summary: Summary) -> list[dict]:
         """Per table: word accuracy (%) over all words (a failure is a wrong word), paired intervals and the
         exact McNemar p against none."""
         rows = []
         for group in groups:
-            ids = [it.id for it in run_items(ctx, group)]
-            outcomes = {m.spec: results.of(group, m) for m in group.methods}
-            values = {spec: np.array([100.0 * bool(recs.get(i, {}).get("correct")) for i in ids])
-                      for spec, recs in outcomes.items()}
+            numbers = summary.groups[group.name]
             extra = {}
             for m in group.methods:
-                ok = list(results.ok(group, m).values())
+                ok = list(summary.results.ok(group, m).values())
                 extra[m.spec] = {"seconds_per_mp": seconds_per_megapixel(ok, "recognizer_input_shape"),
                                  "parameters": ctx.preprocessor(m.spec).num_parameters}
-                if BASELINE in outcomes and m.spec != BASELINE:
-                    base = {i: bool(outcomes[BASELINE].get(i, {}).get("correct")) for i in ids}
-                    mine = {i: bool(outcomes[m.spec].get(i, {}).get("correct")) for i in ids}
-                    extra[m.spec]["p_vs_none"] = paired(base, mine).p_value
+                if m.spec in numbers["p_vs_none"]:
+                    extra[m.spec]["p_vs_none"] = numbers["p_vs_none"][m.spec]
+            values = {spec: 100.0 * np.array(list(o.values()), dtype=float) for spec, o in numbers["outcomes"].items()}
             rows += [{"set": group.info["condition"].word_set.name, **r}
                      for r in mean_rows("word accuracy (%)", values, extra)]
         return rows
 
-    def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
+    def write(self, ctx: RunContext, groups: list[Group], summary: Summary) -> list[Path]:
         paths = []
         for group in groups:
-            paths += write_tables(ctx, group, results)
+            paths += write_tables(ctx, group, summary.groups[group.name])
         return paths
-
 
     def report_section(self, out_dir: Path, report_dir: Path):
         from tasks.icdar13.report import section
@@ -182,14 +177,16 @@ class TextTask(Task):
 TASK = TextTask()
 
 
-def summarize(ctx: RunContext, group: Group, results: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (per-word records, one summary row per method) for one group (a Table II)."""
-    wanted = [it.id for it in run_items(ctx, group)]
-    outcomes, per_word, rows = {}, [], []
+def summarize(ctx: RunContext, group: Group, results: Results) -> dict:
+    """Return the numbers of one group (a Table II): "per_word" records and "table" (one row per method)
+    as data frames, "outcomes" ({spec: {word id: correct}} over every word run, a failed or missing word
+    wrong) and "p_vs_none" ({spec: exact McNemar p against none})."""
+    wanted = results.run_ids(group)
+    outcomes, per_word, rows, p_vs_none = {}, [], [], {}
     paper = {r["method"]: r for r in paper_values()["table2"]["rows"]}
     for spec in ctx.preproc_specs:
         records = results.of(group, spec)
-        outcomes[spec] = {i: bool(r.get("correct")) for i, r in records.items()}
+        outcomes[spec] = {i: bool(records.get(i, {}).get("correct")) for i in wanted}
         for r in records.values():
             per_word.append({"method": spec, "id": r["id"], "label": r["label"], "prediction": r.get("prediction", ""),
                              "confidence": r.get("confidence"), "correct": bool(r.get("correct")),
@@ -204,6 +201,7 @@ def summarize(ctx: RunContext, group: Group, results: Results) -> tuple[pd.DataF
                "recognize_s": recog}
         if spec != BASELINE and BASELINE in outcomes:
             cmp = paired(outcomes[BASELINE], outcomes[spec])
+            p_vs_none[spec] = cmp.p_value
             row.update({"paired_n": cmp.n, "delta_points": cmp.delta_points, "delta_words": cmp.delta_words,
                         "fixed": cmp.fixed, "broken": cmp.broken, "p_mcnemar": cmp.p_value})
         p = paper.get(spec)
@@ -214,7 +212,7 @@ def summarize(ctx: RunContext, group: Group, results: Results) -> tuple[pd.DataF
     if BASELINE not in ctx.preproc_specs:
         for col in ("paired_n", "delta_points", "delta_words", "fixed", "broken", "p_mcnemar"):
             summary[col] = None
-    return pd.DataFrame(per_word), summary
+    return {"per_word": pd.DataFrame(per_word), "table": summary, "outcomes": outcomes, "p_vs_none": p_vs_none}
 
 
 def _display(summary: pd.DataFrame, n_paper: int) -> pd.DataFrame:
@@ -237,10 +235,11 @@ def _display(summary: pd.DataFrame, n_paper: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_tables(ctx: RunContext, group: Group, results: Results) -> list[Path]:
-    """Write one Table II (table2_<tag>.*) and its per-word predictions; print the table."""
+def write_tables(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
+    """Write one Table II (table2_<tag>.*) and its per-word predictions from the group's `summarize`
+    numbers; print the table."""
     cond = group.info["condition"]
-    per_word, summary = summarize(ctx, group, results)
+    per_word, summary = numbers["per_word"], numbers["table"]
     out = ctx.task_dir("icdar13")
     ws, rec = cond.word_set, cond.recognizer
     config = {"task": "icdar13", "set": ws.name, "set_root": str(ws.root), "format": ws.format,

@@ -15,25 +15,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.cli import RunContext
-from harness.degrade import Degradation, parse_degradations
+from harness.degrade import parse_degradations
 from harness.errors import HarnessError
 from harness.leaderboard import rank_rows
 from harness.provenance import provenance
 from harness.registry import BuildOptions, build
-from harness.runner import execute
+from harness.runner import run
 from harness.tables import read_table, write_table
 from harness.task import Task
+from tasks import TASKS, load_task
 
 DEFAULT_SWEEP = ["x4,q10", "x4,q20", "x4,q40", "x4,q75", "x4"]
 # The x4 restorers that install offline (docs/restorers.md), cheapest first; those that cannot be built
 # here (e.g. `dat` without its wheel) are left out with a note.
 DEFAULT_RESTORERS = ["bicubic", "cajnn", "arcnn+rrdb", "dncnn+rrdb", "dat", "dncnn+dat", "realesrgan"]
-
-
-def degradation_spec(d: Degradation) -> str:
-    """Return the `--degrade` spelling of `d` (x4,q20 or x4)."""
-    return f"x{d.scale}" + (f",q{d.quality}" if d.quality is not None else "")
 
 
 def task_data(items: list[str] | None, names: list[str]) -> dict[str, list[str]]:
@@ -96,28 +91,37 @@ def leaderboard_plan(args: argparse.Namespace, names: list[str], options: BuildO
     return plan, sweeps, notes
 
 
+def ranked_tasks(tasks: dict[str, Task], names: list[str], named: bool) -> tuple[list[str], list[str]]:
+    """Return (the tasks of `names` that give leaderboard rows, notes on those left out). A task without
+    `leaderboard_rows` is an error when named with --task, and left out with a note under `--task all`."""
+    without = [n for n in names if type(tasks[n]).leaderboard_rows is Task.leaderboard_rows]
+    if without and named:
+        raise HarnessError(f"--leaderboard --task {without[0]}: the {without[0]} task gives no leaderboard rows "
+                           f"(its Task defines no leaderboard_rows)")
+    return [n for n in names if n not in without], [f"{n} left out: it gives no leaderboard rows" for n in without]
+
+
 def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: list[str], options: BuildOptions,
                     rank: int = 0, world_size: int = 1) -> list[Path]:
-    """Run `names` over the sweep with the chosen restorers; on rank 0 write the leaderboard."""
-    names = [n for n in names if type(tasks[n]).leaderboard_rows is not Task.leaderboard_rows]
+    """Run `names` over the sweep with the chosen restorers (each run by harness.runner.run, the one driver);
+    on rank 0 write the leaderboard."""
+    names, left_out = ranked_tasks(tasks, names, named=bool(args.task) and "all" not in args.task)
     data = task_data(args.data, names)
     plan, sweeps, notes = leaderboard_plan(args, names, options)
+    notes = [*left_out, *notes]
     out = Path(args.out) / "leaderboard"
     rows = []
     for name in names:
         task = tasks[name]
         for d in sweeps[name]:
             run_args = argparse.Namespace(**vars(args))
-            run_args.degrade, run_args.qf, run_args.lr_qf = [degradation_spec(d)], None, None
             run_args.data = data.get(name)
-            ctx = RunContext(args=run_args, out_dir=out / "runs" / d.tag,
-                             preproc_specs=(["none"] if name == "icdar13" else []) + plan[name],
-                             build_options=options, rank=rank, world_size=world_size)
-            groups, results = execute(ctx, task)
-            if results is None:   # not the writing rank
+            done = run(run_args, task, list(task.baselines) + plan[name], out / "runs" / d.tag, options, [d],
+                       rank, world_size)
+            if done.summary is None:   # not the writing rank
                 continue
-            task.write(ctx, groups, results)
-            rows += [{"task": name, "degradation": d.tag, **r} for r in task.leaderboard_rows(ctx, groups, results)]
+            rows += [{"task": name, "degradation": d.tag, **r}
+                     for r in task.leaderboard_rows(done.ctx, done.groups, done.summary)]
     if rank != 0:
         return []
     specs = list(dict.fromkeys(s for name in names for s in plan[name]))
@@ -176,9 +180,10 @@ def write_leaderboard(out: Path, rows: list[dict], config: dict, notes: list[str
     frame = rank_rows(pd.DataFrame(rows))
     frame = frame[[c for c in COLUMNS if c in frame.columns]]
     prov = provenance(config)
+    tasks = [load_task(n) for n in TASKS if n in set(frame["task"])]
     notes = [
-        "Score: Y-PSNR (dB) on quality, word accuracy (%) on icdar13 (a failed word is wrong), AP on the hard "
-        "setting on widerface (none = the LR image itself).",
+        *(["Score: " + ", ".join(t.score_note for t in tasks if t.score_note) + "."]
+          if any(t.score_note for t in tasks) else []),
         "vs none / vs bicubic: paired difference on the same items with a 95% bootstrap interval (1000 resamples, "
         "seed 0; over images for PSNR and AP, over words for accuracy); p: exact McNemar against none (words).",
         "Rank: by score within each task, set and degradation; two methods share a rank when the 95% interval of "
@@ -215,7 +220,7 @@ def gap_text(row: dict) -> str:
 
 def display(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the printed leaderboard: one row per (task, set, degradation, method), best first."""
-    digits = {"quality": 2, "icdar13": 2, "widerface": 4}
+    digits = {n: load_task(n).digits for n in dict.fromkeys(frame["task"]) if n in TASKS}
     gaps = "gap_recovered" in frame and frame["gap_recovered"].notna().any()   # the face task's rows
     rows = []
     for r in frame.to_dict("records"):

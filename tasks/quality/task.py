@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, non_negative_int, quality_factor
-from harness.degrade import Degradation, parse_degradations
+from harness.degrade import Degradation
 from harness.errors import HarnessError
 from harness.image import load_image, save_image
 from harness.leaderboard import mean_rows, seconds_per_megapixel
@@ -16,7 +16,7 @@ from harness.metrics import psnr_y, ssim_y
 from harness.provenance import provenance
 from harness.store import slug
 from harness.tables import write_table
-from harness.task import Group, Method, Results, Sample, Task
+from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.paper import table1_value
 from tasks.quality.datasets import ImageSet, embedded_set, folder_sets
 
@@ -36,21 +36,6 @@ def add_arguments(parser) -> None:
     group.add_argument("--examples", type=int, default=1, metavar="N",
                        help="save centre crops (HR, LR-JPEG, every output) of the first N images of each "
                             "set under OUT/quality/examples for the report's image grid (default 1; 0: none)")
-
-
-def quality_factors(ctx: RunContext) -> list[int | None]:
-    """Return the QFs of the run: from --qf, or from --degrade (each x4, with a JPEG quality or, None,
-    without JPEG: `--degrade x4`)."""
-    degradations = parse_degradations(getattr(ctx.args, "degrade", None))
-    if degradations is None:
-        return list(dict.fromkeys(ctx.args.qf or DEFAULT_QF))
-    if ctx.args.qf:
-        raise HarnessError("--qf and --degrade both give the quality task's degradations; give one")
-    for d in degradations:
-        if d.scale != SCALE:
-            raise HarnessError(f"--degrade {d.tag}: the quality task degrades x{SCALE} (e.g. x{SCALE},q20, or "
-                               f"x{SCALE} without JPEG)")
-    return [d.quality for d in degradations]
 
 
 def qf_tag(qf: int | None) -> str:
@@ -107,12 +92,17 @@ class QualityTask(Task):
     name = "quality"
     default_preproc = DEFAULT_PREPROC
     unit = "images"
+    scales = (SCALE,)
+    default_degradations = tuple(Degradation(SCALE, qf) for qf in DEFAULT_QF)
+    degrade_aliases = {"--qf": f"x{SCALE},q{{}}"}
+    score_note = "Y-PSNR (dB) on quality"
+    digits = 2
 
     add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
     def groups(self, ctx: RunContext) -> list[Group]:
         """One group per (set, QF): the set's images degraded x4 at that QF, every preprocessor."""
-        qfs = quality_factors(ctx)
+        qfs = [d.quality for d in self.degradations(ctx)]   # each x4, with a JPEG quality or, None, without
         sets = image_sets(ctx)
         for spec in ctx.preproc_specs:
             pre = ctx.preprocessor(spec)
@@ -158,19 +148,21 @@ class QualityTask(Task):
     def failure_fields(self, item: Path, method: Method) -> dict:
         return {"preproc": method.spec}
 
-    def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
-        return write_tables(ctx, groups, results)
+    def summarize(self, ctx: RunContext, groups: list[Group], results: Results) -> Summary:
+        return summarize(ctx, groups, results)
 
+    def write(self, ctx: RunContext, groups: list[Group], summary: Summary) -> list[Path]:
+        return write_tables(ctx, groups, summary)
 
-    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], results: Results) -> list[dict]:
+    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], summary: Summary) -> list[dict]:
         """Per (set, QF): mean Y-PSNR on the images every method scored, paired intervals vs bicubic."""
         rows = []
         for group in groups:
-            common = results.common(group)
-            values = {m.spec: np.array([results.of(group, m)[i]["psnr"] for i in common]) for m in group.methods}
+            results = summary.results
             extra = {m.spec: {"seconds_per_mp": seconds_per_megapixel(list(results.ok(group, m).values()), "hr_shape"),
                               "parameters": ctx.preprocessor(m.spec).num_parameters} for m in group.methods}
-            rows += [{"set": group.info["set"].name, **r} for r in mean_rows("Y-PSNR (dB)", values, extra)]
+            rows += [{"set": group.info["set"].name, **r}
+                     for r in mean_rows("Y-PSNR (dB)", summary.groups[group.name]["psnr"], extra)]
         return rows
 
     def report_section(self, out_dir: Path, report_dir: Path):
@@ -181,16 +173,18 @@ class QualityTask(Task):
 TASK = QualityTask()
 
 
-def summarize(ctx: RunContext, groups: list[Group], results: Results) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (per-image records, per set/QF/method summary) as data frames.
+def summarize(ctx: RunContext, groups: list[Group], results: Results) -> Summary:
+    """Return the run's Summary: `run` = (per-image records, per set/QF/method Table I rows) as data frames,
+    `groups[name]["psnr"]` = {spec: the Y-PSNR of each paired image} (what the leaderboard ranks).
 
     Means are paired: each method's over the images that every method of the run scored at that set and
     QF (`n_images`); `n_failed` counts its own failures, `n_excluded` the images it scored but another
     method failed on."""
-    per_image, rows = [], []
+    per_image, rows, paired = [], [], {}
     for group in groups:
         image_set, qf = group.info["set"], group.info["qf"]
         common = results.common(group)
+        paired[group.name] = {"psnr": {}}
         for method in group.methods:
             spec, records = method.spec, results.of(group, method)
             for r in records.values():
@@ -202,7 +196,8 @@ def summarize(ctx: RunContext, groups: list[Group], results: Results) -> tuple[p
             n_ok = len(results.ok(group, method))
             ok = [records[i] for i in common]
             paper = table1_value(spec, image_set.name, qf)
-            psnr = float(np.mean([r["psnr"] for r in ok])) if ok else float("nan")
+            values = paired[group.name]["psnr"][spec] = np.array([r["psnr"] for r in ok])
+            psnr = float(np.mean(values)) if ok else float("nan")
             ssim = float(np.mean([r["ssim"] for r in ok])) if ok else float("nan")
             rows.append({
                 "set": image_set.name, "qf": qf, "method": spec, "n_images": len(ok),
@@ -215,7 +210,11 @@ def summarize(ctx: RunContext, groups: list[Group], results: Results) -> tuple[p
                 "restore_s_per_image": float(np.mean([r["time_restore"] for r in ok])) if ok else None,
                 "parameters": ctx.preprocessor(spec).num_parameters,
             })
-    return pd.DataFrame(per_image), pd.DataFrame(rows)
+    summary = pd.DataFrame(rows)
+    summary = summary.sort_values(["qf", "method", "set"], key=lambda s: s.map(
+        {spec: i for i, spec in enumerate(ctx.preproc_specs)}) if s.name == "method" else s,
+        kind="stable").reset_index(drop=True)
+    return Summary(results, paired, (pd.DataFrame(per_image), summary))
 
 
 def _display(summary: pd.DataFrame, sets: list[ImageSet]) -> pd.DataFrame:
@@ -239,14 +238,11 @@ def _display(summary: pd.DataFrame, sets: list[ImageSet]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_tables(ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
-    """Write Table I (table1.*) and the per-image records (per_image.*); print Table I."""
+def write_tables(ctx: RunContext, groups: list[Group], summary: Summary) -> list[Path]:
+    """Write Table I (table1.*) and the per-image records (per_image.*) of `summary`; print Table I."""
     sets = list({id(g.info["set"]): g.info["set"] for g in groups}.values())
     qfs = list(dict.fromkeys(g.info["qf"] for g in groups))
-    per_image, summary = summarize(ctx, groups, results)
-    summary = summary.sort_values(["qf", "method", "set"], key=lambda s: s.map(
-        {spec: i for i, spec in enumerate(ctx.preproc_specs)}) if s.name == "method" else s,
-        kind="stable").reset_index(drop=True)
+    per_image, summary = summary.run
     out = ctx.task_dir("quality")
     config = {"task": "quality", "sets": [str(s.root) for s in sets], "qf": qfs,
               "preprocessors": {spec: ctx.preprocessor(spec).describe() for spec in ctx.preproc_specs},

@@ -21,7 +21,7 @@ from harness.errors import HarnessError
 from harness.provenance import git_commit
 from harness.store import atomic_write_text
 from harness.tables import read_table, table_stems
-from tasks import TASKS
+from tasks import EXTRA_SECTIONS, TASKS, load_task
 from tasks.report import html, markdown
 from tasks.report.model import Provenance, Section, Table, fmt
 
@@ -32,23 +32,22 @@ GENERATED = ("images", "plots")  # sub-folders the build rewrites from scratch
 def build_sections(out_dir: Path, report_dir: Path) -> list[Section]:
     """Return every section; one whose stored results cannot be read carries the error instead."""
     sections = []
-    for key, module in TASKS.items():   # in the order of the task table
+    for key in TASKS:   # in the order of the task table
         try:
-            task = importlib.import_module(module).TASK
+            task = load_task(key)
             sections.append(task.report_section(out_dir, report_dir) or generic_section(key, out_dir))
         except Exception as exc:  # a damaged results file must not hide the other tasks' results
             print(f"report: {key}: could not read results: {exc}", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
             sections.append(Section(key, key, error=f"{type(exc).__name__}: {exc}"))
-    try:
-        from tasks.leaderboard.report import section as leaderboard_section
-
-        leaderboard = leaderboard_section(out_dir, report_dir)
-        if leaderboard is not None:
-            sections.append(leaderboard)
-    except Exception as exc:  # as above
-        print(f"report: leaderboard: could not read results: {exc}", file=sys.stderr)
-        sections.append(Section("leaderboard", "Restorer leaderboard", error=f"{type(exc).__name__}: {exc}"))
+    for key, module in EXTRA_SECTIONS.items():   # then the explicit list of extra sections
+        try:
+            extra = importlib.import_module(module).section(out_dir, report_dir)
+            if extra is not None:
+                sections.append(extra)
+        except Exception as exc:  # as above
+            print(f"report: {key}: could not read results: {exc}", file=sys.stderr)
+            sections.append(Section(key, key, error=f"{type(exc).__name__}: {exc}"))
     return sections
 
 

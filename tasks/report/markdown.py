@@ -6,8 +6,6 @@ import json
 from harness.tables import to_markdown
 from tasks.report.model import Section
 
-PROVENANCE_KEYS = ("commit", "date", "python", "platform", "torch_threads")
-
 
 def render(title: str, header: list[str], sections: list[Section]) -> str:
     """Return the whole report as one Markdown document."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from harness.cli import ArgumentParser, run_command
 from tasks.widerface import evaluation as ev
+from tasks.widerface.groundtruth import SETTINGS, load_ground_truth
+from tasks.widerface.submission import read_subset_list
 
 
 def build_parser() -> ArgumentParser:
@@ -22,8 +24,8 @@ def build_parser() -> ArgumentParser:
 
 
 def evaluate_command(args) -> int:
-    gt = ev.load_ground_truth(args.gt)
-    subset = ev.read_subset_list(args.subset) if args.subset else None
+    gt = load_ground_truth(args.gt)
+    subset = read_subset_list(args.subset) if args.subset else None
     aps, curves, sub, used = ev.evaluate_folder(args.pred_dir, gt, subset)
     faces = used.face_counts()
     if subset is None:
@@ -33,7 +35,7 @@ def evaluate_command(args) -> int:
         print(f"images: subset of {used.num_images} of {gt.num_images} (only their faces count; "
               f"not comparable to full-val numbers)")
     print(f"predictions: {len(sub.scores)} boxes")
-    for setting in ev.SETTINGS:
+    for setting in SETTINGS:
         print(f"{setting:6s} AP {aps[setting]:.6f}  (kept faces {int(faces[setting].sum())})")
     if args.pr_csv:
         import pandas as pd
@@ -41,7 +43,7 @@ def evaluate_command(args) -> int:
         from harness.store import atomic_write_text
 
         table = {"threshold": ev.THRESHOLDS}
-        for s in ev.SETTINGS:
+        for s in SETTINGS:
             table[f"{s}_precision"] = curves.precision[s]
             table[f"{s}_recall"] = curves.recall[s]
         atomic_write_text(args.pr_csv, pd.DataFrame(table).to_csv(index=False))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from harness.stats import resample_weights
 from tasks.widerface import evaluation as ev
+from tasks.widerface.groundtruth import SETTINGS
 
 
 def batched_voc_ap(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
@@ -50,7 +51,7 @@ def bootstrap_differences(evaluations: dict[str, ev.Evaluation], baseline: str, 
             raise ValueError(f"{name} and {baseline} cover different image lists")
         full = ev.summarize(ev.accumulate(evaluation))
         boot = resampled_aps(evaluation, weights)
-        for setting in ev.SETTINGS:
+        for setting in SETTINGS:
             delta = boot[setting] - base_boot[setting]
             low, high = _interval(delta, level)
             rows.append({"condition": name, "baseline": baseline, "setting": setting,
@@ -73,7 +74,7 @@ def bootstrap_gap_share(evaluations: dict[str, ev.Evaluation], gt: str = "GT", l
     for name in evaluations:
         if name in (gt, lr):
             continue
-        for setting in ev.SETTINGS:
+        for setting in SETTINGS:
             gap = full[gt][setting] - full[lr][setting]
             share = (full[name][setting] - full[lr][setting]) / gap if gap > 0 else float("nan")
             gaps = boot[gt][setting] - boot[lr][setting]

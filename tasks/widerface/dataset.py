@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
-from tasks.widerface import evaluation as ev
+from tasks.widerface.groundtruth import GroundTruth, ground_truth_from_boxes, load_ground_truth, write_ground_truth
 
 GT_TEXT = Path("wider_face_split") / "wider_face_val_bbx_gt.txt"
 IMAGES = Path("WIDER_val") / "images"
@@ -40,7 +40,7 @@ class WiderDataset:
     root: Path
     images: list[WiderImage]          # present images, sorted by name
     num_annotated: int                # images in the annotation file
-    ground_truth: ev.GroundTruth      # over all annotated images
+    ground_truth: GroundTruth      # over all annotated images
     embedded: bool = False
 
     @property
@@ -118,14 +118,14 @@ def load_dataset(root: str | os.PathLike) -> WiderDataset:
         raise HarnessError(f"--data {root}: none of the {len(annotations)} annotated images is under {IMAGES}")
     images.sort(key=lambda im: im.name)
     try:
-        gt = ev.load_ground_truth(root)
+        gt = load_ground_truth(root)
         missing = [im.name for im in images if im.name not in set(gt.names)]
         if missing:
             raise HarnessError(f"{gt.source}: image {missing[0]} is not in the evaluation ground truth")
     except HarnessError as exc:
         if "no wider_face_val.mat" not in str(exc):
             raise
-        gt = ev.ground_truth_from_boxes([n.rsplit(".", 1)[0] for n, _, _ in annotations],
+        gt = ground_truth_from_boxes([n.rsplit(".", 1)[0] for n, _, _ in annotations],
                                         [b for _, b, _ in annotations], source=str(gt_text),
                                         note="no official .mat: every face kept in every setting")
     return WiderDataset(root, images, len(annotations), gt)
@@ -180,7 +180,7 @@ def build_smoke_set(folder: str | os.PathLike) -> Path:
     (folder / GT_TEXT).parent.mkdir(parents=True, exist_ok=True)
     (folder / GT_TEXT).write_text("\n".join(lines) + "\n")
     # the evaluation ground truth as the official .mat files, so submissions re-score with any tool
-    ev.write_ground_truth(folder / "eval_tools" / "ground_truth", ev.ground_truth_from_boxes(
+    write_ground_truth(folder / "eval_tools" / "ground_truth", ground_truth_from_boxes(
         [n for n, _, _ in entries], [np.array(b) for _, _, b in entries], note=SMOKE_NOTE))
     (folder / "README.md").write_text(f"# Smoke set\n\n{SMOKE_NOTE}.\n")   # last: marks it complete
     return folder

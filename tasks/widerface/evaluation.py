@@ -2,7 +2,7 @@
 
 Split like pycocotools' COCOeval (REFERENCE.md section 5); the file formats are in `groundtruth.py`
 (`load_ground_truth(DIR)`: the `.mat` files) and `submission.py` (`read_submission(PRED_DIR, gt)`:
-`<event>/<name>.txt` files, a missing file = an empty prediction), re-exported here;
+`<event>/<name>.txt` files, a missing file = an empty prediction), imported from there;
 - `evaluate(gt, submission)` normalises the scores over the whole submission (min-max, once), matches
   each image's predictions to its faces (+1 IoU convention, IoU >= 0.5, argmax over all faces, kept /
   ignored via `gt_list`) and returns every prediction's proposal / true-positive flags per setting;
@@ -14,7 +14,7 @@ The per-image loop of the MATLAB tool is replaced by array operations over all i
 exact because, with each image's predictions in descending score order, "the last prediction with score
 >= threshold" is the count of predictions with score >= threshold, and the k-th prediction of an image is
 a true positive iff its best face is kept, its IoU >= 0.5 and no earlier prediction of the image had the
-same best face with IoU >= 0.5. `tests/tasks/widerface/evaluation_reference.py` is the plain loop, used as the test oracle.
+same best face with IoU >= 0.5. `oracles/wider_eval_reference.py` is the plain loop, used as the test oracle.
 """
 from __future__ import annotations
 
@@ -24,11 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.errors import HarnessError
-# The file formats live beside: re-exported so that `evaluation.load_ground_truth` etc. keep working.
-from tasks.widerface.groundtruth import (SETTINGS, GroundTruth, _ranges, find_ground_truth_dir,  # noqa: F401
-                                         ground_truth_from_boxes, load_ground_truth, write_ground_truth)
-from tasks.widerface.submission import (Submission, parse_prediction_text, read_submission,  # noqa: F401
-                                        read_subset_list, submission_from_arrays)
+from tasks.widerface.groundtruth import GroundTruth, _ranges
+from tasks.widerface.submission import Submission, read_submission
 
 IOU_THRESHOLD = 0.5
 NUM_THRESHOLDS = 1000

@@ -236,7 +236,7 @@ def _add_tables(sec: Section, task_dir: Path, stem: str, summary: pd.DataFrame, 
 
 def gap_table(task_dir: Path, stem: str, config: dict) -> Table:
     """Return the share of the LR-to-GT gap that each LR+<restorer> recovers, per setting, with intervals."""
-    from tasks.widerface.task import _display_gap
+    from tasks.widerface.display import _display_gap
 
     stored = read_table(task_dir / f"gap_recovered{stem}")
     detector = (config.get("detector") or {}).get("name", "?")

@@ -16,22 +16,24 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int, quality_factor
-from harness.degrade import Degradation, parse_degradations
+from harness.degrade import Degradation
 from harness.errors import HarnessError
 from harness.leaderboard import add_comparisons, seconds_per_megapixel
 from harness.image import load_image
 from harness.provenance import provenance
-from harness.runner import run_items
 from harness.stats import Difference
 from harness.store import atomic_write_text
 from harness.tables import write_table
-from harness.task import Group, Method, Results, Sample, Task
+from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.paper import paper_values
 from tasks.widerface import evaluation as ev
+from tasks.widerface.groundtruth import SETTINGS
+from tasks.widerface.submission import submission_from_arrays
 from tasks.widerface.bootstrap import bootstrap_differences, bootstrap_gap_share
 from tasks.widerface.conditions import (LR_MAPPING, LR_RECIPE, SCALE, Condition, check_restorer_scale,
                                         conditions_for, lr_tag)
 from tasks.widerface.dataset import WiderDataset, WiderImage, load_dataset, smoke_dataset
+from tasks.widerface.display import _display, _display_diffs, _display_gap, no_face_note  # noqa: F401
 from tasks.widerface.detectors import Detector, DetectorOptions, build_detector, DETECTORS
 
 DEFAULT_PREPROC = ["cajnn"]
@@ -59,16 +61,8 @@ def add_arguments(parser) -> None:
 
 def lr_qf(ctx: RunContext) -> int | None:
     """Return the JPEG quality of the LR condition (None: no JPEG), from --lr-qf or a single --degrade x4[,qQ]."""
-    degradations = parse_degradations(getattr(ctx.args, "degrade", None))
-    if degradations is None:
-        return ctx.args.lr_qf
-    if ctx.args.lr_qf is not None:
-        raise HarnessError("--lr-qf and --degrade both give the LR setting of the widerface task; give one")
-    if len(degradations) != 1 or degradations[0].scale != SCALE:
-        raise HarnessError(f"--degrade {' '.join(d.tag for d in degradations)}: the widerface task runs one LR "
-                           f"setting, x{SCALE} with or without JPEG (e.g. --degrade x{SCALE},q20); run it once "
-                           "per setting")
-    return degradations[0].quality
+    degradation, = TASK.degradations(ctx)
+    return degradation.quality
 
 
 def _detector(ctx: RunContext) -> Detector:
@@ -77,11 +71,9 @@ def _detector(ctx: RunContext) -> Detector:
     extra = key_value_options(args.detector_option, "--detector-option")
     key = ("detector", args.detector, args.detector_weights, args.min_face_size,
            tuple(sorted(extra.items(), key=str)))   # never a spec string
-    if key not in ctx._built:
-        ctx._built[key] = build_detector(args.detector, DetectorOptions(
-            device=ctx.build_options.device, weights=args.detector_weights, min_face_size=args.min_face_size,
-            threads=args.threads, extra=extra))
-    return ctx._built[key]
+    return ctx.built(key, lambda: build_detector(args.detector, DetectorOptions(
+        device=ctx.build_options.device, weights=args.detector_weights, min_face_size=args.min_face_size,
+        threads=args.threads, extra=extra)))
 
 
 def load(ctx: RunContext) -> WiderDataset:
@@ -110,6 +102,12 @@ class FaceTask(Task):
     default_preproc = DEFAULT_PREPROC
     unit = "images"
     time_field = "time_detect"
+    scales = (SCALE,)
+    one_degradation = True
+    default_degradations = (Degradation(SCALE, None),)   # the paper's LR row: no JPEG
+    degrade_aliases = {"--lr-qf": f"x{SCALE},q{{}}"}
+    score_note = "AP on the hard setting on widerface (none = the LR image itself)"
+    digits = 4
 
     add_arguments = staticmethod(add_arguments)   # the task's options (above)
 
@@ -156,19 +154,24 @@ class FaceTask(Task):
             records.append({"boxes": rows.tolist(), "input_shape": list(s.output.shape)})
         return records
 
-    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], results: Results) -> list[dict]:
-        """Hard-setting AP of LR (as `none`) and of each LR+<restorer> (as the restorer), with paired bootstrap
-        comparisons over images (vs LR, vs LR+bicubic, between methods; needs `write` first: it evaluates)."""
+    def summarize(self, ctx: RunContext, groups: list[Group], results: Results) -> Summary:
         group, = groups
-        evaluations = {n: e for n, e in group.info["evaluations"].items() if n != "GT"}
+        return Summary(results, {group.name: summarize(ctx, group, results)})
+
+    def leaderboard_rows(self, ctx: RunContext, groups: list[Group], summary: Summary) -> list[dict]:
+        """Hard-setting AP of LR (as `none`) and of each LR+<restorer> (as the restorer), with paired bootstrap
+        comparisons over images (vs LR, vs LR+bicubic, between methods)."""
+        group, = groups
+        numbers = summary.groups[group.name]
+        evaluations = {n: e for n, e in numbers["evaluations"].items() if n != "GT"}
         name = {n: "none" if n == "LR" else n[len("LR+"):] for n in evaluations}
         rows = {}
         for n, evaluation in evaluations.items():
             spec = group.info["conditions"][n].spec
             rows[n] = {"set": "smoke" if group.info["dataset"].embedded else group.info["dataset"].root.name,
                        "method": name[n], "metric": "AP hard",
-                       "score": ev.summarize(ev.accumulate(evaluation))["hard"], "n_items": evaluation.num_images,
-                       "seconds_per_mp": group.info["seconds_per_mp"][n],
+                       "score": numbers["results"][n]["ap"]["hard"], "n_items": evaluation.num_images,
+                       "seconds_per_mp": numbers["seconds_per_mp"][n],
                        "parameters": ctx.preprocessor(spec).num_parameters if spec else None}
         condition = {v: k for k, v in name.items()}
 
@@ -177,8 +180,8 @@ class FaceTask(Task):
             return {name[r.condition]: Difference(r.difference, r.ci_low, r.ci_high)
                     for r in diffs[diffs.setting == "hard"].itertuples()}
 
-        if "GT" in group.info["evaluations"]:
-            gap = bootstrap_gap_share(group.info["evaluations"], "GT", "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+        if "GT" in numbers["evaluations"]:
+            gap = numbers["gap"]
             for r in gap[gap.setting == "hard"].itertuples():
                 rows[r.condition].update({"gap_recovered": r.share, "gap_recovered_low": r.ci_low,
                                           "gap_recovered_high": r.ci_high})
@@ -186,9 +189,9 @@ class FaceTask(Task):
         add_comparisons(rows, differences_from)
         return rows
 
-    def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
+    def write(self, ctx: RunContext, groups: list[Group], summary: Summary) -> list[Path]:
         group, = groups
-        return write_outputs(ctx, group, results)
+        return write_outputs(ctx, group, summary.groups[group.name])
 
 
     def report_section(self, out_dir: Path, report_dir: Path):
@@ -217,50 +220,69 @@ def write_submission(folder: Path, records: list[dict]) -> None:
         atomic_write_text(folder / (rec["id"] + ".txt"), "\n".join(lines) + "\n")
 
 
-def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]:
-    """Score the stored records and write submissions, tables, plots and bootstrap intervals."""
-    from tasks.widerface.plots import plot_pr_curves
-
+def summarize(ctx: RunContext, group: Group, results: Results) -> dict:
+    """Return the numbers of the run from the records in memory: the images evaluated (detected under every
+    condition), per condition its submission folder, evaluation, PR curves and APs, the per-image records
+    and Table III rows, the paired bootstrap differences, the LR-to-GT gap share and seconds per MP."""
     dataset, detector = group.info["dataset"], group.info["detector"]
     conditions = list(group.info["conditions"].values())
-    images = run_items(ctx, group)
-    out = ctx.task_dir("widerface")
-    stem = output_stem(detector.name)
-    wanted = {im.name for im in images}
+    images = results.run_ids(group)
     records = {c.name: results.of(group, c.name) for c in conditions}
     failed = sorted({i for recs in records.values() for i, r in recs.items() if "error" in r})
-    not_run = sorted(wanted - set.intersection(*(set(r) for r in records.values())))
-    evaluated = [im.name for im in images if im.name not in set(failed) and im.name not in set(not_run)]
+    not_run = sorted(set(images) - set.intersection(*(set(r) for r in records.values())))
+    evaluated = [name for name in images if name not in set(failed) and name not in set(not_run)]
     if not evaluated:
         raise HarnessError("no image was detected under every condition; nothing to evaluate")
     gt = dataset.ground_truth.subset(evaluated)
-    results, per_image = {}, []
+    scored, per_image = {}, []
     for c in conditions:
-        folder = out / "submissions" / f"{c.slug}_{lr_tag(lr_qf(ctx)) if c.kind != 'gt' else 'orig'}_{detector.name}"
-        ok = [records[c.name][n] for n in evaluated]
-        write_submission(folder, ok)
-        sub = ev.read_submission(folder, gt, missing_ok=False)
+        folder = (ctx.out_dir / "widerface" / "submissions"
+                  / f"{c.slug}_{lr_tag(lr_qf(ctx)) if c.kind != 'gt' else 'orig'}_{detector.name}")
+        sub = submission_from_arrays(gt, {n: _boxes(records[c.name][n]) for n in evaluated}, str(folder))
         evaluation = ev.evaluate(gt, sub)
         curves = ev.accumulate(evaluation)
-        results[c.name] = {"folder": folder, "evaluation": evaluation, "curves": curves,
-                           "ap": ev.summarize(curves)}
+        scored[c.name] = {"folder": folder, "evaluation": evaluation, "curves": curves, "ap": ev.summarize(curves)}
         for rec in records[c.name].values():
             per_image.append({"condition": c.name, "image": rec["id"], "boxes": len(rec.get("boxes", [])),
                               **{k: rec.get(k) for k in ("time_load", "time_degrade", "time_restore",
                                                          "time_detect")},
                               "error": rec.get("error", "")})
     per_image = pd.DataFrame(per_image)
-    summary = _summary(conditions, results, per_image, len(evaluated), jpeg=lr_qf(ctx) is not None)
-    evaluations = {c.name: results[c.name]["evaluation"] for c in conditions}
-    group.info["evaluations"] = evaluations   # for leaderboard_rows
-    group.info["seconds_per_mp"] = {c.name: seconds_per_megapixel(
-        [records[c.name][n] for n in evaluated], "input_shape") for c in conditions}
+    evaluations = {c.name: scored[c.name]["evaluation"] for c in conditions}
     diffs = bootstrap_differences(evaluations, "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
     if "LR+bicubic" in evaluations:   # restorers against plain bicubic upscaling, on the same resamples
         restored = {n: e for n, e in evaluations.items() if n.startswith("LR+")}
         if len(restored) > 1:
             diffs = pd.concat([diffs, bootstrap_differences(restored, "LR+bicubic", BOOTSTRAP_RESAMPLES,
                                                             BOOTSTRAP_SEED)], ignore_index=True)
+    return {"images": images, "evaluated": evaluated, "failed": failed, "not_run": not_run, "gt": gt,
+            "records": records, "results": scored, "per_image": per_image, "evaluations": evaluations,
+            "table": _summary(conditions, scored, per_image, len(evaluated), jpeg=lr_qf(ctx) is not None),
+            "seconds_per_mp": {c.name: seconds_per_megapixel([records[c.name][n] for n in evaluated], "input_shape")
+                               for c in conditions},
+            "differences": diffs,
+            "gap": bootstrap_gap_share(evaluations, "GT", "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)}
+
+
+def _boxes(record: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Return (boxes (n, 4), scores (n,)) of one image's record (rows x, y, w, h, score)."""
+    rows = np.asarray(record["boxes"], dtype=np.float64).reshape(-1, 5)
+    return rows[:, :4], rows[:, 4]
+
+
+def write_outputs(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
+    """Write the submissions, tables, plots and bootstrap intervals of `summarize`'s numbers."""
+    from tasks.widerface.plots import plot_pr_curves
+
+    dataset, detector = group.info["dataset"], group.info["detector"]
+    conditions = list(group.info["conditions"].values())
+    out = ctx.task_dir("widerface")
+    stem = output_stem(detector.name)
+    images, evaluated, failed, not_run = numbers["images"], numbers["evaluated"], numbers["failed"], numbers["not_run"]
+    gt, results, summary, diffs = numbers["gt"], numbers["results"], numbers["table"], numbers["differences"]
+    per_image = numbers["per_image"]
+    for c in conditions:
+        write_submission(results[c.name]["folder"], [numbers["records"][c.name][n] for n in evaluated])
     config = {"task": "widerface", "data": str(dataset.root), "embedded": dataset.embedded,
               "detector": detector.describe(), "conditions": [c.name for c in conditions],
               "preprocessors": {c.spec: ctx.preprocessor(c.spec).describe() for c in conditions if c.spec},
@@ -300,7 +322,7 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
                          [f"{len(evaluated)} images; score normalisation once per submission; the face count "
                           "is recomputed for each resample.", *([empty_note] if empty_note else [])],
                          display=_display_diffs(diffs))
-    gap = bootstrap_gap_share(evaluations, "GT", "LR", BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
+    gap = numbers["gap"]
     if len(gap):
         paths += write_table(gap, out / f"gap_recovered{stem}",
                              "Share of the LR-to-GT AP gap recovered, (LR+x - LR) / (GT - LR), paired bootstrap "
@@ -310,7 +332,7 @@ def write_outputs(ctx: RunContext, group: Group, results: Results) -> list[Path]
                               *([empty_note] if empty_note else [])], display=_display_gap(gap))
     paths += write_table(per_image, out / f"per_image{stem}", "Per-image records (boxes, time split in seconds)", prov)
     paths.append(write_pr_curves(out / f"pr_curves{stem}.csv", {c.name: results[c.name] for c in conditions}))
-    for setting in ev.SETTINGS:
+    for setting in SETTINGS:
         path = out / f"pr_{setting}{stem}.png"
         plot_pr_curves({c.name: (results[c.name]["curves"], results[c.name]["ap"]) for c in conditions},
                        setting, path, title=f"WIDER FACE val, {setting} ({detector.name}, {len(evaluated)} images)")
@@ -332,7 +354,7 @@ def write_pr_curves(path: Path, results: dict) -> Path:
     """Write the PR curves (one row per setting, condition and threshold) as CSV; return the path."""
     frames = []
     for name, r in results.items():
-        for setting in ev.SETTINGS:
+        for setting in SETTINGS:
             frames.append(pd.DataFrame({"setting": setting, "condition": name, "threshold": ev.THRESHOLDS,
                                         "recall": r["curves"].recall[setting],
                                         "precision": r["curves"].precision[setting], "ap": r["ap"][setting]}))
@@ -357,9 +379,9 @@ def _summary(conditions: list[Condition], results: dict, per_image: pd.DataFrame
     for c in conditions:
         ap = results[c.name]["ap"]
         mine = per_image[(per_image.condition == c.name) & (per_image.error == "")]
-        row = {"condition": c.name, "n_images": n_images, **{s: ap[s] for s in ev.SETTINGS}}
+        row = {"condition": c.name, "n_images": n_images, **{s: ap[s] for s in SETTINGS}}
         p = None if jpeg and c.kind != "gt" else paper.get(c.name)
-        for s in ev.SETTINGS:
+        for s in SETTINGS:
             row[f"paper_{s}"] = p[s] if p else None
         for k in ("time_load", "time_degrade", "time_restore", "time_detect"):
             vals = mine[k].dropna() if k in mine else []
@@ -367,60 +389,3 @@ def _summary(conditions: list[Condition], results: dict, per_image: pd.DataFrame
         row["submission"] = str(results[c.name]["folder"])
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _display(summary: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for r in summary.itertuples():
-        row = {"Condition": r.condition, "N images": r.n_images}
-        for s in ev.SETTINGS:
-            row[f"{s.capitalize()} (ours)"] = _ap(getattr(r, s), "{:.4f}")
-        for s in ev.SETTINGS:
-            v = getattr(r, f"paper_{s}")
-            row[f"{s.capitalize()} (paper)"] = f"{v:.3f}" if v is not None and not pd.isna(v) else "-"
-        times = [(k, getattr(r, f"time_{k}_s_per_image")) for k in ("load", "degrade", "restore", "detect")]
-        row["s/img load/degrade/restore/detect"] = " / ".join(
-            f"{v:.3f}" if v is not None and not pd.isna(v) else "-" for _, v in times)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _display_diffs(diffs: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for r in diffs.itertuples():
-        rows.append({"Comparison": f"{r.condition} - {r.baseline}", "Setting": r.setting,
-                     "AP difference": _ap(r.difference, "{:+.4f}"),
-                     "95% CI": "n/a" if pd.isna(r.ci_low) else f"[{r.ci_low:+.4f}, {r.ci_high:+.4f}]"})
-    return pd.DataFrame(rows)
-
-
-def share_text(share, low, high) -> str:
-    """Return a gap share as `64.3% [58.1%, 70.2%]` (`n/a` when undefined)."""
-    if share is None or pd.isna(share):
-        return NO_FACES
-    interval = "" if pd.isna(low) else f" [{low:.1%}, {high:.1%}]"
-    return f"{share:.1%}{interval}"
-
-
-def _display_gap(gap: pd.DataFrame) -> pd.DataFrame:
-    rows = {}
-    for r in gap.itertuples():
-        rows.setdefault(r.condition, {"Condition": r.condition})[f"{r.setting.capitalize()} [95%]"] = share_text(
-            r.share, r.ci_low, r.ci_high)
-    return pd.DataFrame(list(rows.values()))
-
-
-NO_FACES = "n/a"   # AP of a setting with no face in the evaluated images: undefined (0 / 0), said in a note
-
-
-def _ap(value, pattern: str) -> str:
-    return NO_FACES if value is None or pd.isna(value) else pattern.format(value)
-
-
-def no_face_note(face_counts: dict[str, int], n_images: int) -> str | None:
-    """Return the note that explains `n/a` APs: the settings with no face in the evaluated images."""
-    empty = [s for s, n in face_counts.items() if n == 0]
-    if not empty:
-        return None
-    return (f"n/a: the {n_images} evaluated image(s) hold no {' / '.join(empty)} face, so AP (and its "
-            "difference) is undefined there; run more images (--limit) for a number.")

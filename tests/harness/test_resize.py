@@ -10,7 +10,7 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.resize import imresize
-from tests.harness import resize_oracle
+from oracles import resize_oracle
 
 SCALES = [0.25, 4, 1 / 3, 0.5, 2, 3, 0.7, 1.5]
 

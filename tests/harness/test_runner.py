@@ -53,8 +53,8 @@ class MeanTask(Task):
             raise ValueError("boom")
         return [{"mean": float(s.output.mean()), "shape": list(s.output.shape)} for s in samples]
 
-    def write(self, ctx, groups, results):
-        self.results = results
+    def write(self, ctx, groups, summary):
+        self.results = summary.results
         return []
 
 

@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 from harness.errors import HarnessError
-from preproc.train import (PatchSampler, TrainConfig, batch_loader, dihedral, load_folder_images, lr_at,
-                           make_pair, pair_in_context, train)
+from preproc.training.config import TrainConfig
+from preproc.training.data import PatchSampler, batch_loader, dihedral, load_folder_images, make_pair, pair_in_context
+from preproc.training.loop import lr_at, train
 
 
 def test_cosine_schedule_with_restarts():
@@ -135,7 +136,7 @@ def test_a_missing_init_file_is_an_error_not_a_fresh_start(tmp_path):
 
 def test_export_writes_loadable_weights(tmp_path):
     from preproc.cajnn import load_cajnn
-    from preproc.train import export_weights
+    from preproc.training.export import export_weights
 
     cfg = _tiny_config(tmp_path)
     train(cfg, tmp_path / "run", threads=1, iterations=2, quiet=True)

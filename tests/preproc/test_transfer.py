@@ -125,7 +125,7 @@ def test_too_few_pretrained_blocks_names_the_missing_key():
 
 def test_trainer_inits_from_a_pretrained_name_and_validates_at_zero(tmp_path, monkeypatch):
     from tests.preproc.test_train import _tiny_config
-    from preproc.train import train
+    from preproc.training.loop import train
 
     rrdb = RRDBNet(nf=8, nb=2, gc=4)
     monkeypatch.setattr(transfer, "pretrained_state", lambda name: rrdb.state_dict())

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-import string
 import warnings
 
 import cv2
@@ -25,7 +24,6 @@ import numpy as np
 from harness.errors import HarnessError
 from tasks.icdar13.recognizers import Recognizer, RecognizerOptions, construct
 
-ALPHANUMERIC = string.digits + string.ascii_letters
 MODEL_HEIGHT = 64
 
 

@@ -24,7 +24,7 @@ from harness.provenance import provenance
 from harness.stats import mcnemar_exact
 from harness.store import slug
 from harness.tables import write_table
-from harness.task import Group, Method, Results, Sample, Task
+from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.icdar13.datasets import WordItem, load_word
 from tasks.icdar13.smoke import SMOKE_NAME, smoke_set
 
@@ -110,9 +110,12 @@ class DigitsTask(Task):
     def failure_fields(self, item: Crop, method: Method) -> dict:
         return {"digit": item.digit, "read": None, "correct": False}
 
-    def write(self, ctx: RunContext, groups: list[Group], results: Results) -> list[Path]:
+    def summarize(self, ctx: RunContext, groups: list[Group], results: Results) -> Summary:
         group, = groups
-        summary = summarize(group, results)
+        return Summary(results, run=summarize(group, results))
+
+    def write(self, ctx: RunContext, groups: list[Group], summary: Summary) -> list[Path]:
+        group, summary = groups[0], summary.run
         config = {"task": self.name, "set": group.name, "reader": {"rule": READER,
                                                                   "min_height": ctx.args.digits_min_height},
                   "preprocessors": {spec: ctx.preprocessor(spec).describe() for spec in ctx.preproc_specs},

@@ -131,3 +131,19 @@ def test_unknown_restorer_for_one_task_is_one_error_before_any_work(tmp_path):
         run_all.main(["--leaderboard", "--task", "quality", "--preproc", "bicubic", "quality=nope",
                       "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out" / "leaderboard" / "runs").exists()
+
+
+def test_a_task_without_leaderboard_rows_is_an_error_when_named_and_a_note_under_all():
+    """Issue 26: no silent drop of a task that gives no leaderboard rows."""
+    from harness.task import Task
+    from tasks import load_task
+    from tasks.leaderboard.run import ranked_tasks
+
+    class Plain(Task):
+        name = "plain"
+
+    known = {"plain": Plain(), "quality": load_task("quality")}
+    with pytest.raises(HarnessError, match="plain task gives no leaderboard rows"):
+        ranked_tasks(known, ["plain", "quality"], named=True)
+    assert ranked_tasks(known, ["plain", "quality"], named=False) == (
+        ["quality"], ["plain left out: it gives no leaderboard rows"])

@@ -5,6 +5,10 @@ import numpy as np
 import pytest
 
 from tasks.widerface import evaluation as ev
+
+from tasks.widerface.groundtruth import ground_truth_from_boxes
+
+from tasks.widerface.submission import submission_from_arrays
 from tasks.widerface.bootstrap import batched_voc_ap, bootstrap_differences, resample_weights, resampled_aps
 
 
@@ -17,8 +21,8 @@ def _evaluation(seed: int, n_images: int = 30) -> ev.Evaluation:
         boxes.append(faces)
         dets = faces + rng.normal(0, 2 + 4 * seed, faces.shape)
         per_image[f"1--E/img_{i}"] = (dets, rng.normal(0, 1, len(dets)))
-    gt = ev.ground_truth_from_boxes([f"1--E/img_{i}" for i in range(n_images)], boxes)
-    return ev.evaluate(gt, ev.submission_from_arrays(gt, per_image))
+    gt = ground_truth_from_boxes([f"1--E/img_{i}" for i in range(n_images)], boxes)
+    return ev.evaluate(gt, submission_from_arrays(gt, per_image))
 
 
 def test_resample_weights():

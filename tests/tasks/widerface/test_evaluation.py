@@ -8,7 +8,9 @@ import pytest
 
 from harness.errors import HarnessError
 from tasks.widerface import evaluation as ev
-from tests.tasks.widerface import evaluation_reference as ref
+from tasks.widerface.groundtruth import GroundTruth, SETTINGS, ground_truth_from_boxes, load_ground_truth, write_ground_truth
+from tasks.widerface.submission import read_submission, read_subset_list
+from oracles import wider_eval_reference as ref
 
 # REFERENCE.md 5.9: the official Python port on the synthetic submission (seed 1, no missing files).
 SYNTH_GOLDEN = {"easy": 0.6529755195610036, "medium": 0.6569376574995581, "hard": 0.5435119226182992}
@@ -26,7 +28,7 @@ def write_predictions(folder, per_image: dict[str, list[tuple]]):
             fh.writelines(" ".join(repr(float(v)) for v in row) + "\n" for row in rows)
 
 
-def gt_as_predictions(gt: ev.GroundTruth) -> dict[str, list[tuple]]:
+def gt_as_predictions(gt: GroundTruth) -> dict[str, list[tuple]]:
     """GT boxes as predictions, scored by sqrt(|w h|) (a score that varies: REFERENCE.md section 7)."""
     out = {}
     for i, name in enumerate(gt.names):
@@ -37,7 +39,7 @@ def gt_as_predictions(gt: ev.GroundTruth) -> dict[str, list[tuple]]:
 
 @pytest.fixture(scope="module")
 def official_gt(widerface_root):
-    return ev.load_ground_truth(widerface_root)
+    return load_ground_truth(widerface_root)
 
 
 def test_ground_truth_counts(official_gt):
@@ -72,7 +74,7 @@ def test_gt_as_predictions_full_val(official_gt, tmp_path):
 
 
 def test_gt_as_predictions_subset(official_gt, widerface_root, tmp_path):
-    subset = ev.read_subset_list(widerface_root / "subset_val_8_per_event.txt")
+    subset = read_subset_list(widerface_root / "subset_val_8_per_event.txt")
     assert len(subset) == 488
     write_predictions(tmp_path, {n: p for n, p in gt_as_predictions(official_gt).items() if n in set(subset)})
     aps, curves, _, gt = ev.evaluate_folder(tmp_path, official_gt, subset)
@@ -97,12 +99,12 @@ def test_voc_ap_on_stored_tiny_faces_curves(widerface_root):
 def tiny_gt(tmp_path):
     """Two images: img_1 has kept face A and face B ignored in every setting; img_2 one kept face;
     img_3 has no faces at all (a zero-face image, as the format allows). Written as official .mat."""
-    gt = ev.ground_truth_from_boxes(
+    gt = ground_truth_from_boxes(
         ["1--E/img_1", "1--E/img_2", "2--F/img_3"],
         [[[0, 0, 9, 9], [100, 100, 9, 9]], [[50, 50, 19, 19]], np.zeros((0, 4))],
-        keep={s: [[True, False], [True], []] for s in ev.SETTINGS})
-    folder = ev.write_ground_truth(tmp_path / "gt", gt)
-    return ev.load_ground_truth(folder), folder
+        keep={s: [[True, False], [True], []] for s in SETTINGS})
+    folder = write_ground_truth(tmp_path / "gt", gt)
+    return load_ground_truth(folder), folder
 
 
 def test_hand_built_ignored_duplicate_missing(tiny_gt, tmp_path):
@@ -167,7 +169,7 @@ def test_score_is_last_number_and_zero_count(tiny_gt, tmp_path):
     gt, _ = tiny_gt
     write_predictions(tmp_path, {"1--E/img_2": []})
     (tmp_path / "1--E" / "img_1.txt").write_text("img_1.jpg\n2\n0 0 9 9 7 0.9\n400 400 5 5 0.1\n")
-    sub = ev.read_submission(tmp_path, gt)
+    sub = read_submission(tmp_path, gt)
     assert sub.scores.tolist() == [0.9, 0.1] and sub.offsets.tolist() == [0, 2, 2, 2]
 
 
@@ -175,7 +177,7 @@ def test_score_is_last_number_and_zero_count(tiny_gt, tmp_path):
 # fast evaluator == plain oracle on random submissions
 
 
-def random_submission(gt: ev.GroundTruth, folder, seed: int, p_missing: float = 0.1):
+def random_submission(gt: GroundTruth, folder, seed: int, p_missing: float = 0.1):
     rng = np.random.default_rng(seed)
     per_image = {}
     for i, name in enumerate(gt.names):
@@ -218,13 +220,13 @@ def test_weighted_accumulate_equals_duplicated_images(official_gt, tmp_path):
     names = official_gt.names[:40]
     gt = official_gt.subset(names)
     random_submission(gt, tmp_path, seed=5, p_missing=0.0)
-    sub = ev.read_submission(tmp_path, gt)
+    sub = read_submission(tmp_path, gt)
     weights = np.random.default_rng(0).integers(0, 3, size=len(names))
     weighted = ev.summarize(ev.accumulate(ev.evaluate(gt, sub), weights))
     # the same images listed `weight` times; normalisation is over the original submission
     dup = [n for n, k in zip(names, weights) for _ in range(k)]
     gt_dup = gt.subset(dup)
-    ev_dup = ev.evaluate(gt_dup, ev.read_submission(tmp_path, gt_dup))
+    ev_dup = ev.evaluate(gt_dup, read_submission(tmp_path, gt_dup))
     ev_dup.score = None
     base = ev.evaluate(gt, sub)
     index = gt.index()
