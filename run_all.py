@@ -40,6 +40,11 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--self-ensemble", action="store_true",
                         help="network restorers average their outputs over the 8 flips/rotations of the "
                              "input (x8 self-ensemble; 8x slower)")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                        help="arithmetic of network restorers: fp32 (default, the reference), bf16 (autocast, CPU "
+                             "or CUDA; about 2x faster on a CPU with AVX512-BF16: benchmarks/restorers.py; "
+                             "Table I moves by up to BF16_TABLE_I_DIFF dB on Set5 + Set14) or fp16 (CUDA only); "
+                             "recorded with every result (docs/restorers.md, 'Precision')")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="keep restored images in DIR, keyed by input content and restorer (weights "
                              "included), so a later run with another detector or recogniser skips the "
@@ -110,7 +115,7 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1) 
                 raise HarnessError(f"unknown task {name!r}; known: {', '.join(TASKS)}, all")
         check_data_paths([p.partition("=")[2] if args.leaderboard and "=" in p else p for p in args.data or []])
         options = BuildOptions(device=args.device, weights=parse_weights(args.weights), tile=args.tile,
-                               self_ensemble=args.self_ensemble)
+                               self_ensemble=args.self_ensemble, precision=args.precision)
     except HarnessError as exc:
         error = str(exc)
     agree_on_error(error, world_size)  # a rank that cannot start stops them all, not just itself
