@@ -44,7 +44,7 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                         help="arithmetic of network restorers: fp32 (default, the reference), bf16 (autocast, CPU "
                              "or CUDA; cajnn and rrdb 2.6-3x faster than fp32 on this CPU with AVX512-BF16: "
                              "benchmarks/restorers.py; "
-                             "Table I on Set5 + Set14 moves by at most 0.002 dB (DnCNN stays fp32)) or fp16 (CUDA only); "
+                             "Table I on Set5 + Set14 moves by at most 0.015 dB (DnCNN stays fp32)) or fp16 (CUDA only); "
                              "recorded with every result (docs/restorers.md, 'Precision')")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="keep restored images in DIR, keyed by input content and restorer (weights "
