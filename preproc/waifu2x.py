@@ -76,7 +76,7 @@ class Waifu2xX4(nn.Module):
         self.scale = 4
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The first pass's output is clamped as waifu2x's own output is between two enlargements.
+        # Clamped to [0, 1] between the passes, as waifu2x's output image is when it is enlarged again.
         return self.second(self.first(x).clamp(0, 1))
 
 
@@ -98,6 +98,8 @@ def load_upconv7(param: str | Path, weights: str | Path) -> UpConv7:
     body, last = convs[:-1], convs[-1] if convs else None
     ok = len(convs) == 7 and last.transposed and last.weight.shape[0] == 3 and last.weight.shape[2] == 4 \
         and last.stride == 2 and last.padding == 3 and last.leaky_slope is None and body[0].weight.shape[1] == 3
+    for conv in convs:
+        ok = ok and conv.bias is not None
     for conv in body:
         ok = ok and not conv.transposed and conv.weight.shape[2] == 3 and conv.padding == 0 \
             and conv.leaky_slope is not None and abs(conv.leaky_slope - 0.1) < 1e-6
