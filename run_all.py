@@ -41,6 +41,12 @@ def build_parser() -> tuple[ArgumentParser, dict]:
     parser.add_argument("--self-ensemble", action="store_true",
                         help="network restorers average their outputs over the 8 flips/rotations of the "
                              "input (x8 self-ensemble; 8x slower)")
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                        help="arithmetic of network restorers: fp32 (default, the reference), bf16 (autocast, CPU "
+                             "or CUDA; cajnn and rrdb 2.6-3x faster than fp32 on this CPU with AVX512-BF16: "
+                             "benchmarks/restorers.py; "
+                             "Table I on Set5 + Set14 moves by at most 0.015 dB (DnCNN stays fp32)) or fp16 (CUDA only); "
+                             "recorded with every result (docs/restorers.md, 'Precision')")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="keep restored images in DIR, keyed by input content and restorer (weights "
                              "included), so a later run with another detector or recogniser skips the "
@@ -144,7 +150,8 @@ def run_tasks(args, known: dict[str, Task], rank: int = 0, world_size: int = 1, 
             degradations = parse_degradations(args.degrade)
         check_data_paths([p.partition("=")[2] if args.leaderboard and "=" in p else p for p in args.data or []])
         options = BuildOptions(device=args.device, weights=parse_weights(args.weights, args.preproc),
-                               tile=args.tile, self_ensemble=args.self_ensemble)
+                               tile=args.tile, self_ensemble=args.self_ensemble,
+                               precision=args.precision)
         if lock is not None and rank == 0:   # rank 0 holds it for the ranks of its torchrun
             lock.acquire()
     except HarnessError as exc:

@@ -29,12 +29,14 @@ from harness.resize import imresize
 
 @dataclass
 class BuildOptions:
-    """Options every factory receives: the device, weights overrides by stage name, tiling."""
+    """Options every factory receives: the device, weights overrides by stage name, tiling, and the
+    arithmetic precision of network restorers (fp32, or bf16 / fp16 autocast: preproc/torch_restorer.py)."""
 
     device: str = "cpu"
     weights: dict[str, str] = field(default_factory=dict)
     tile: int | None = None
     self_ensemble: bool = False
+    precision: str = "fp32"
 
 
 class Preprocessor:
@@ -247,12 +249,14 @@ REGISTRY: dict[str, Callable[[BuildOptions], Preprocessor] | str] = {
     "dncnn": "preproc.dncnn:build_preprocessor",
     "realesrgan": "preproc.realesrgan:build_preprocessor",
     "dat": "preproc.dat:build_preprocessor",
+    "waifu2x": "preproc.waifu2x:build_preprocessor",
 }
 
 # Stage prefixes handled by plug-in loaders: "prefix:REST" -> factory(rest, options). The key
 # "module:callable" handles every other "a.b:c" stage (a user's Python function or class).
 PLUGIN_PREFIXES: dict[str, str] = {
     "spandrel": "preproc.plugins:spandrel_stage",
+    "waifu2x": "preproc.waifu2x:waifu2x_stage",   # waifu2x:noise=N
     "module:callable": "preproc.plugins:callable_stage",
 }
 

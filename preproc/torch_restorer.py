@@ -10,7 +10,15 @@ and optionally
   px from any core boundary (seam) equal the untiled output within 1/255 (REFERENCE.md section 7's
   "interior"), as long as the network's effective receptive field fits in the overlap;
 - averages the 8 dihedral transforms (`options.self_ensemble`), before rounding;
-- batches same-size inputs in `process_batch` (untiled inputs only).
+- batches same-size inputs in `process_batch` (untiled inputs only);
+- runs the network under autocast with `options.precision` "bf16" (CPU or CUDA) or "fp16" (CUDA only):
+  convolutions and matrix products in 16-bit, accumulation and the output in fp32. fp32 is the default;
+  a 16-bit precision is part of `describe()`, so its records never mix with fp32 ones. A network class
+  with `autocast_safe = False` (DnCNN) always runs, and is described, as fp32.
+
+On the CPU the network runs in channels_last (NHWC) memory format: measured 1.1-1.5x faster for every
+convolutional restorer and neutral for DAT (benchmarks/restorers.py), the same arithmetic up to
+summation order.
 
     TorchRestorer(model, scale=4, name="cajnn", options=options, describe_extra={"weights": ...})
 """
@@ -22,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness.errors import HarnessError
 from harness.image import check_image
 from harness.registry import BuildOptions, Preprocessor
 
@@ -29,6 +38,19 @@ DEFAULT_TILE = 256  # LR px per tile core when tiling is automatic
 DEFAULT_OVERLAP = 16  # LR px of context around each tile core
 AUTO_TILE_PIXELS = 256 * 256  # inputs with more LR pixels are tiled when options.tile is None
 BATCH_PIXELS = 256 * 256  # at most this many input pixels per batch in process_batch
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # --precision -> autocast dtype
+
+
+def check_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """Return the autocast dtype of `precision` on `device` (None for fp32); HarnessError if unsupported."""
+    if precision not in PRECISIONS:
+        raise HarnessError(f"--precision {precision}: expected one of {', '.join(PRECISIONS)}")
+    dtype = PRECISIONS[precision]
+    if dtype is torch.float16 and device.type != "cuda":
+        raise HarnessError("--precision fp16: CUDA only; on the CPU use --precision bf16")
+    if dtype is torch.bfloat16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise HarnessError("--precision bf16: this GPU has no bf16; use --precision fp16")
+    return dtype
 
 
 def image_to_tensor(images: list[np.ndarray] | np.ndarray) -> torch.Tensor:
@@ -70,9 +92,13 @@ class TorchRestorer(Preprocessor):
         self.device = torch.device(options.device)
         if self.device.type == "cpu":
             torch.set_flush_denormal(True)  # denormal activations are several times slower on CPU
-        # channels_last measured faster for these conv stacks on this CPU (benchmarks/inference.py).
+        # channels_last measured faster for these conv stacks on this CPU (benchmarks/restorers.py).
         self.channels_last = (self.device.type == "cpu") if channels_last is None else channels_last
         self.memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.precision = options.precision
+        self.autocast_dtype = check_precision(self.precision, self.device)
+        if not getattr(model, "autocast_safe", True):  # a network that 16-bit arithmetic breaks runs in fp32
+            self.precision, self.autocast_dtype = "fp32", None
         self.model = model.to(self.device).to(memory_format=self.memory_format).eval()
         self.tile = options.tile
         self.overlap = int(overlap)
@@ -81,7 +107,11 @@ class TorchRestorer(Preprocessor):
 
     # -- the network on tensors ------------------------------------------------------------------
     def _net(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x.to(self.device).contiguous(memory_format=self.memory_format)).float()
+        x = x.to(self.device).contiguous(memory_format=self.memory_format)
+        if self.autocast_dtype is None:
+            return self.model(x).float()
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+            return self.model(x).float()
 
     def tile_for(self, height: int, width: int) -> int | None:
         """Return the tile core size used for an input of this size, or None for untiled."""
@@ -149,7 +179,9 @@ class TorchRestorer(Preprocessor):
         return {"name": self.name, "scale": self.scale, **self.describe_extra,
                 "parameters": self.num_parameters, "tile": self.tile, "tile_auto": DEFAULT_TILE,
                 "tile_auto_above_pixels": AUTO_TILE_PIXELS, "overlap": self.overlap,
-                "self_ensemble": self.self_ensemble, "device": str(self.device)}
+                "self_ensemble": self.self_ensemble, "device": str(self.device),
+                # fp32 adds no key, so the records of every fp32 run made before --precision stay valid
+                **({"precision": self.precision} if self.autocast_dtype is not None else {})}
 
     @property
     def num_parameters(self) -> int:

@@ -23,6 +23,7 @@ def _run(*args):
     (["--weights", "cajn=README.md"], "unknown stage 'cajn'; stages with weights: arcnn, cajnn"),
     (["--weights", "cajnn=README.md"], "README.md"),
     (["--device", "foo"], "--device foo: not a torch device"),
+    (["--preproc", "cajnn", "--precision", "fp16"], "--precision fp16: CUDA only"),
     (["--device", "cuda:99"], "--device cuda:99"),
     (["--out", "README.md"], "--out README.md: exists and is not a folder"),
     (["--out", "/proc/no/such/folder"], "--out /proc/no/such/folder: cannot write there"),
@@ -70,6 +71,15 @@ def test_self_ensemble_flag_reaches_the_restorer(tmp_path):
     assert result.returncode == 0, result.stderr
     provenance = json.loads((tmp_path / "quality" / "table1.json").read_text())["provenance"]
     assert provenance["config"]["preprocessors"]["cajnn"]["self_ensemble"] is True
+
+
+def test_precision_flag_reaches_the_restorer_and_its_records(tmp_path):
+    result = _run("--task", "quality", "--preproc", "bicubic", "cajnn", "--precision", "bf16", "--limit", "1",
+                  "--qf", "40", "--threads", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    provenance = json.loads((tmp_path / "quality" / "table1.json").read_text())["provenance"]
+    assert provenance["config"]["preprocessors"]["cajnn"]["precision"] == "bf16"
+    assert "precision" not in provenance["config"]["preprocessors"]["bicubic"]   # not a network
 
 
 def test_degrade_is_one_option_for_all_tasks(tmp_path):

@@ -28,7 +28,7 @@ from tasks import TASKS, load_task
 DEFAULT_SWEEP = ["x4,q10", "x4,q20", "x4,q40", "x4,q75", "x4"]
 # The x4 restorers that install offline (docs/restorers.md), cheapest first; those that cannot be built
 # here (e.g. `dat` without its wheel) are left out with a note.
-DEFAULT_RESTORERS = ["bicubic", "cajnn", "arcnn+rrdb", "dncnn+rrdb", "dat", "dncnn+dat", "realesrgan"]
+DEFAULT_RESTORERS = ["bicubic", "cajnn", "arcnn+rrdb", "dncnn+rrdb", "waifu2x", "dat", "dncnn+dat", "realesrgan"]
 
 
 def task_data(items: list[str] | None, names: list[str]) -> dict[str, list[str]]:

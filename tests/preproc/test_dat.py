@@ -13,7 +13,7 @@ from harness.metrics import psnr_y
 from harness.registry import BuildOptions, build
 from harness.resize import imresize
 from harness.store import file_sha256
-from preproc import dat
+from preproc import checkpoints, dat
 from preproc.dat import INSTALL
 from preproc.dncnn import DnCNN
 
@@ -55,7 +55,7 @@ def face_restored(restorer, face):
 # -- without the wheel -------------------------------------------------------------------------------
 
 def test_missing_wheel_is_one_line_naming_the_install_command(monkeypatch):
-    monkeypatch.setattr(dat.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(checkpoints.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(HarnessError, match=INSTALL.replace(".", r"\.")) as info:
         build("dat", BuildOptions())
     assert "\n" not in str(info.value)

@@ -10,10 +10,11 @@ import torch
 
 from harness.errors import HarnessError
 from harness.registry import BuildOptions, build
-from preproc import realesrgan
+from preproc import checkpoints, realesrgan
 from preproc.ncnn_import import read_param
 from preproc.realesrgan import INSTALL, load_realesrgan, rrdbnet_keys_in_ncnn_order
 from preproc.rrdbnet import RRDBNet
+from tests.preproc.ncnn_runtime import ncnn_forward
 
 
 def write_ncnn(model: RRDBNet, nb: int, stem, fp16=True, slope=0.2):
@@ -76,7 +77,7 @@ def test_bad_files_give_clear_errors(tmp_path):
 
 
 def test_missing_wheel_names_the_install_line(monkeypatch):
-    monkeypatch.setattr(realesrgan.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(checkpoints.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(HarnessError, match=INSTALL.replace(".", r"\.")) as info:
         build("realesrgan", BuildOptions())
     assert "\n" not in str(info.value)
@@ -91,16 +92,7 @@ def test_wheel_model_matches_ncnn_runtime():
     model, meta = load_realesrgan()
     assert meta["config"] == {"nf": 64, "nb": 23, "gc": 32}
     x = np.random.default_rng(0).random((3, 16, 16), dtype=np.float32)
-    net = ncnn.Net()
-    net.opt.use_vulkan_compute = False
-    net.opt.num_threads = 1
-    assert net.load_param(str(param)) == 0 and net.load_model(str(weights)) == 0
-    extractor = net.create_extractor()
-    mat = ncnn.Mat(x)  # does not copy: `x` must stay alive until extract()
-    extractor.input("data", mat)
-    ret, out = extractor.extract("output")
-    assert ret == 0
-    reference = np.array(out)
+    reference = ncnn_forward(ncnn, param, weights, x, "data", "output")
     with torch.no_grad():
         ours = model(torch.from_numpy(x)[None])[0].numpy()
     assert reference.shape == ours.shape == (3, 64, 64)

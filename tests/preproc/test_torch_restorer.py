@@ -87,3 +87,38 @@ def test_scale_one_network_rounds_and_clamps():
     out = TorchRestorer(Affine(), 1, "affine", BuildOptions())(img)
     # 0 -> -0.25 clamps to 0; 100/255*2-0.25 = 0.5343 -> 136.25 -> 136; 255 -> 1.75 clamps to 255.
     assert out.tolist() == [[[0, 136, 255]]]
+
+
+def test_channels_last_equals_contiguous_within_one_level():
+    torch.manual_seed(2)
+    model = CAJNN(nf=8, gc=4, nb=1)
+    img = _image(14, 11, 3)
+    cl = TorchRestorer(model, 4, "t", BuildOptions(), channels_last=True)(img)
+    plain = TorchRestorer(model, 4, "t", BuildOptions(), channels_last=False)(img)
+    assert np.abs(cl.astype(int) - plain.astype(int)).max() <= 1   # summation order only
+
+
+def test_bf16_is_recorded_and_close_to_fp32():
+    from harness.errors import HarnessError
+
+    torch.manual_seed(3)
+    model = CAJNN(nf=8, gc=4, nb=1)
+    img = _image(16, 12, 4)
+    fp32 = TorchRestorer(model, 4, "t", BuildOptions())
+    bf16 = TorchRestorer(model, 4, "t", BuildOptions(precision="bf16"))
+    assert "precision" not in fp32.describe()   # fp32 records keep their keys from before --precision
+    assert bf16.describe()["precision"] == "bf16"
+    out32, out16 = fp32(img), bf16(img)
+    assert out16.dtype == np.uint8 and out16.shape == out32.shape
+    assert np.abs(out16.astype(int) - out32.astype(int)).mean() < 2
+    with pytest.raises(HarnessError, match="fp16: CUDA only"):
+        TorchRestorer(model, 4, "t", BuildOptions(precision="fp16"))
+    with pytest.raises(HarnessError, match="expected one of fp32, bf16, fp16"):
+        TorchRestorer(model, 4, "t", BuildOptions(precision="int8"))
+
+
+def test_a_network_marked_unsafe_for_autocast_runs_and_is_described_as_fp32():
+    from preproc.dncnn import DnCNN
+
+    restorer = TorchRestorer(DnCNN(nc=8, nb=4), 1, "d", BuildOptions(precision="bf16"))
+    assert restorer.autocast_dtype is None and "precision" not in restorer.describe()
