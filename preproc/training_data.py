@@ -50,12 +50,12 @@ import numpy as np
 from PIL import Image
 
 from harness.errors import HarnessError
+from harness.image import IMAGE_EXTENSIONS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MIRROR_ROOT = Path("/work/.mirror")
 DEFAULT_CHECK = PROJECT_ROOT.parent / "shared" / "data" / "sr"
 MIN_SIDE = 128
-IMAGE_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".ppm")
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def list_files(gitdir: Path, commit: str, path: str) -> list[tuple[str, str]]:
         meta, name = line.decode().split("\t", 1)
         _mode, kind, blob = meta.split()
         name = name.rsplit("/", 1)[-1]
-        if kind == "blob" and name.lower().endswith(IMAGE_SUFFIXES):
+        if kind == "blob" and name.lower().endswith(IMAGE_EXTENSIONS):
             out.append((name, blob))
     return sorted(out)
 
@@ -185,7 +185,7 @@ class HeldOutIndex:
         self.tolerance = tolerance
         for folder in folders:
             for path in sorted(Path(folder).rglob("*")):
-                if path.suffix.lower() in IMAGE_SUFFIXES:
+                if path.suffix.lower() in IMAGE_EXTENSIONS:
                     data = path.read_bytes()
                     self.hashes[hashlib.sha256(data).hexdigest()] = str(path)
                     with Image.open(io.BytesIO(data)) as img:

@@ -39,6 +39,15 @@ def lr_at(iteration: int, config: TrainConfig) -> float:
 
 
 
+def warmup_factor(iteration: int, warmup_from: int | None, config: TrainConfig) -> float:
+    """Return the lr factor of the linear warm-up over `config.warmup` iterations from `warmup_from`
+    (the iteration at which the optimizer started fresh; None: no warm-up), 1.0 outside it."""
+    if not config.warmup or warmup_from is None or iteration >= warmup_from + config.warmup:
+        return 1.0
+    return (iteration - warmup_from + 1) / config.warmup
+
+
+
 class Validator:
     """Y-PSNR of the model on held-out images at fixed QFs, beside the bicubic baseline."""
 
@@ -241,7 +250,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                     f"loader workers {workers}, precision {config.precision}"
                     + (f", EMA of the weights (decay {config.ema}) validated and exported" if ema else "")
                     + (f", lr warm-up over {config.warmup} iterations from {warmup_from}"
-                       if config.warmup and warmup_from is not None and iteration < warmup_from + config.warmup
+                       if warmup_factor(iteration, warmup_from, config) < 1
                        else ""))
         if validator:
             _say(quiet, f"validation bicubic Y-PSNR: " +
@@ -296,9 +305,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
             if max_minutes is not None and time.time() - started > 60 * max_minutes:
                 _say(quiet, f"stopping at iteration {iteration}: --max-minutes {max_minutes} reached")
                 break
-            lr = lr_at(iteration, config)
-            if config.warmup and warmup_from is not None and iteration < warmup_from + config.warmup:
-                lr *= (iteration - warmup_from + 1) / config.warmup
+            lr = lr_at(iteration, config) * warmup_factor(iteration, warmup_from, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             inp = inp.to(dev, non_blocking=True).contiguous(memory_format=fmt)
