@@ -244,6 +244,7 @@ REGISTRY: dict[str, Callable[[BuildOptions], Preprocessor] | str] = {
     "bicubic": lambda options: Bicubic(4),
     "down": lambda options: DownToInput(),
     "cajnn": "preproc.cajnn:build_preprocessor",
+    "cajnn_small": "preproc.cajnn:build_small_preprocessor",
     "rrdb": "preproc.rrdbnet:build_preprocessor",
     "arcnn": "preproc.arcnn:build_preprocessor",
     "dncnn": "preproc.dncnn:build_preprocessor",

@@ -2,7 +2,8 @@
 
 "Boosting High-Level Vision with Joint Compression Artifacts Reduction and Super-Resolution", section
 III-A; the layout decisions are REFERENCE.md sections 2 and 7. The `cajnn` preprocessor
-(`build_preprocessor`) runs the shipped weights (or `--weights cajnn=PATH`) through `TorchRestorer`.
+(`build_preprocessor`) runs the shipped weights (or `--weights cajnn=PATH`) through `TorchRestorer`;
+`cajnn_small` (`build_small_preprocessor`) runs the small network's weights (or `--weights cajnn_small=PATH`).
 
     python -m preproc.cajnn params --nf 64 --gc 32 --nb 20     # 14,847,491 (the paper configuration)
 """
@@ -19,8 +20,10 @@ from harness.errors import HarnessError
 from preproc.blocks import RRDB
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# The weights the `cajnn` preprocessor uses by default (trained here; see its model card, same stem .md).
+# The weights the `cajnn` preprocessor uses by default, and those of `cajnn_small` (the 0.66 M network trained
+# here from scratch; the name stays when `cajnn` becomes the paper configuration). Model cards: same stem, .md.
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "cajnn_small.pth"
+SMALL_WEIGHTS = WEIGHTS_DIR / "cajnn_small.pth"
 
 
 class ASPP(nn.Module):
@@ -114,6 +117,13 @@ def build_preprocessor(options):
     from preproc.checkpoints import restorer_from_weights
 
     return restorer_from_weights("cajnn", load_cajnn, DEFAULT_WEIGHTS, options, scale=4)
+
+
+def build_small_preprocessor(options):
+    """Return the `cajnn_small` Preprocessor: the small CAJNN's weights, or `options.weights['cajnn_small']`."""
+    from preproc.checkpoints import restorer_from_weights
+
+    return restorer_from_weights("cajnn_small", load_cajnn, SMALL_WEIGHTS, options, scale=4)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ NETWORKS = {
     "arcnn": ("ARCNN", None, "0.56 M"),
     "dncnn": ("DnCNN", None, "0.06 M"),
 }
+NETWORKS["cajnn_small"] = NETWORKS["cajnn"]   # the small CAJNN, as a named restorer
 NOT_LEARNED = {"none", "bicubic", "down"}
 
 

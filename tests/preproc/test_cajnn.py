@@ -91,3 +91,16 @@ def test_build_preprocessor_with_weights_option(tmp_path):
     info = pre.describe()
     assert info["weights"] == str(path) and len(info["weights_sha256"]) == 64
     assert info["config"] == {"nf": 8, "gc": 4, "nb": 1} and info["iterations"] == 3
+
+
+def test_cajnn_small_is_a_named_restorer_with_the_small_weights():
+    # REFERENCE.md section 2: the small variant (nf 32, gc 16, 3 RRDBs) has 655,843 parameters; its model card
+    # (preproc/weights/cajnn_small.md) names the file.
+    from harness.registry import build_stage
+    from tasks.report.settings import stage_setting
+
+    pre = build_stage("cajnn_small", BuildOptions())
+    info = pre.describe()
+    assert info["name"] == "cajnn_small" and info["weights"].endswith("cajnn_small.pth")
+    assert pre.num_parameters == 655_843 and info["config"] == {"nf": 32, "gc": 16, "nb": 3}
+    assert stage_setting(info).startswith("CAJNN small (nf 32, gc 16, nb 3), 0.66 M parameters vs 14.8 M")
