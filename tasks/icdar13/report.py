@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 
 from harness.image import load_image
 from harness.status import TaskStatus, no_status_line, read_status
