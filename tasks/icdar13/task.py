@@ -21,7 +21,7 @@ from harness.store import atomic_write_json, slug
 from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set, table_name
-from tasks.icdar13.display import BASELINE, table2
+from tasks.icdar13.display import BASELINE, paper_reference, table2
 from tasks.icdar13.recognizers import RECOGNIZERS, Recognizer, RecognizerOptions, build_recognizer
 from tasks.icdar13.scoring import Accuracy, is_correct, paired
 from tasks.icdar13.smoke import smoke_set
@@ -267,7 +267,8 @@ def write_tables(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
     stem = f"table2_{name}"
     title = f"Table II layout: word recognition, {ws.name}, {rec.name}" + (
         f", degraded {cond.degradation.tag}" if cond.degradation else "")
-    shown, notes = footnote_settings(table2(summary, config), notes)
+    reference = paper_reference(summary, config)
+    shown, notes = footnote_settings(table2(summary, config), ([reference] if reference else []) + notes)
     paths = write_table(summary, out / stem, title, prov, notes, display=shown)
     paths += write_table(per_word, out / f"per_word_{name}", f"Per-word predictions: {cond.tag}", prov)
     paths += save_word_examples(out, name, group, per_word)

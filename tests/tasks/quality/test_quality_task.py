@@ -29,7 +29,7 @@ def test_acceptance_bicubic_rows_set5_set14(tmp_path):
     assert (table.delta_psnr.abs() <= 0.01).all()
     assert (table.delta_ssim.abs() <= 0.0002).all()
     md = (tmp_path / "quality" / "table1.md").read_text()
-    assert "Set5 PSNR/SSIM" in md and "Provenance" in md and "commit" in md
+    assert "| 10 | bicubic | Set5 | 5 |" in md and "Provenance" in md and "commit" in md   # the report's layout
 
 
 def test_corrupt_image_is_recorded_and_run_continues(tmp_path):
@@ -219,4 +219,4 @@ def test_degrade_without_jpeg_is_a_row_of_its_own(tmp_path):
     table = pd.read_csv(tmp_path / "quality" / "table1.csv")
     no_jpeg, q30 = table[table.qf.isna()].iloc[0], table[table.qf == 30].iloc[0]
     assert no_jpeg.n_images == q30.n_images == 2 and no_jpeg.psnr > q30.psnr   # JPEG only loses information
-    assert "| none | bicubic |" in (tmp_path / "quality" / "table1.md").read_text()
+    assert "| none | bicubic | skimage-smoke | 2 |" in (tmp_path / "quality" / "table1.md").read_text()
