@@ -107,3 +107,15 @@ def runtime(rows: pd.DataFrame, configs: dict[tuple, dict], threads: dict[str, o
             "Parameters, ours": ours_params, "Parameters, paper": paper_params,
         })
     return pd.DataFrame(out)
+
+
+def display_inputs(status) -> tuple[dict[tuple, dict], dict[str, int], dict[str, object]]:
+    """Return what Table I's display needs beside its rows, from the task's status file (harness/status.py):
+    {(set, QF or None, method): the configuration of its records}, {set: its images}, {method: torch threads}."""
+    configs, sizes, threads = {}, {}, {}
+    for group_name, method, entry in status.entries():
+        config = entry.config
+        configs[(config["set"], None if config.get("qf") is None else int(config["qf"]), method)] = config
+        sizes[config["set"]] = max(sizes.get(config["set"], 0), status.groups[group_name].total)
+        threads.setdefault(method, entry.provenance.get("torch_threads", "?"))
+    return configs, sizes, threads

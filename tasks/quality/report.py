@@ -16,7 +16,7 @@ from harness.status import TaskStatus, no_status_line, read_status
 from harness.store import slug
 from harness.tables import read_table
 from tasks.paper import TABLE1_METHODS, paper_values
-from tasks.quality.display import PAPER_SETS, method_order, qf_of, runtime, set_order, table1
+from tasks.quality.display import PAPER_SETS, display_inputs, method_order, qf_of, runtime, set_order, table1
 from tasks.report import figures
 from tasks.report.model import Figure, Provenance, Section, Table, fmt
 
@@ -72,8 +72,6 @@ def missing(status: TaskStatus | None, rows: pd.DataFrame) -> list[str]:
 
 def section(out_dir: Path, report_dir: Path) -> Section:
     """Return the quality section rendered from `out_dir/quality`."""
-    from tasks.quality.task import display_inputs
-
     task_dir = out_dir / "quality"
     sec = Section("quality", "Image quality (Table I)",
                   "Y-channel PSNR/SSIM of x4 restoration of LR-JPEG inputs (MATLAB bicubic x1/4, then JPEG "

@@ -242,7 +242,7 @@ def write_tables(ctx: RunContext, groups: list[Group], summary: Summary) -> list
                      "averaged over the images all methods scored (n_images; n_excluded in table1.csv).")
     summary, per_image = keep_earlier_groups(out, summary, per_image)
     status = read_status(out)
-    configs, sizes, _ = display_inputs(status) if status else ({}, {}, {})
+    configs, sizes, _ = display.display_inputs(status) if status else ({}, {}, {})
     shown, notes = footnote_settings(display.table1(summary, configs, sizes, jpeg_only=False), notes)
     paths = write_table(summary, out / "table1", "Table I: Y-PSNR / Y-SSIM, x4", prov, notes, display=shown)
     paths += write_table(per_image, out / "per_image", "Per-image quality results", prov)
@@ -268,15 +268,3 @@ def keep_earlier_groups(out: Path, summary: pd.DataFrame, per_image: pd.DataFram
 
 def _qf_key(qf) -> int | None:
     return None if qf is None or pd.isna(qf) else int(qf)
-
-
-def display_inputs(status) -> tuple[dict[tuple, dict], dict[str, int], dict[str, object]]:
-    """Return what Table I's display needs beside its rows, from the task's status file (harness/status.py):
-    {(set, QF or None, method): the configuration of its records}, {set: its images}, {method: torch threads}."""
-    configs, sizes, threads = {}, {}, {}
-    for group_name, method, entry in status.entries():
-        config = entry.config
-        configs[(config["set"], None if config.get("qf") is None else int(config["qf"]), method)] = config
-        sizes[config["set"]] = max(sizes.get(config["set"], 0), status.groups[group_name].total)
-        threads.setdefault(method, entry.provenance.get("torch_threads", "?"))
-    return configs, sizes, threads
