@@ -90,7 +90,7 @@ def section(out_dir: Path, report_dir: Path) -> Section:
         elif status is not None or not (task_dir / "records").is_dir():
             sec.missing.append("quality: no results (run `python run_all.py --task quality --data SET5 SET14`)")
         return sec
-    configs, sizes, threads = display_inputs(status) if status else ({}, {}, {})
+    configs, sizes, threads = display_inputs(status) if status else old_folder_inputs(stored.provenance, rows)
     sec.missing += missing(status, rows)
     recipe = (stored.provenance.get("config") or {}).get("recipe", "?")
     sec.tables.append(Table("table1", "Table I: Y-PSNR / Y-SSIM, x4, ours beside the paper",
@@ -110,6 +110,16 @@ def section(out_dir: Path, report_dir: Path) -> Section:
     for set_name, qf, spec, entry in sorted(_jpeg_entries(status), key=lambda t: (t[0], t[1], method_order(t[2]))):
         sec.provenance.append(Provenance(f"quality {set_name} QF {qf} {spec} ({entry.store})", entry.provenance))
     return sec
+
+
+def old_folder_inputs(provenance: dict, rows: pd.DataFrame) -> tuple[dict, dict, dict]:
+    """Return `display_inputs` for a folder without a status file, from table1's provenance: each method's
+    restorer and the crop border (the sets' sizes are unknown: no row is named a subset)."""
+    config = provenance.get("config") or {}
+    configs = {(str(r["set"]), qf_of(r), str(r["method"])): {
+        "preprocessor": (config.get("preprocessors") or {}).get(str(r["method"])),
+        "crop_border": config.get("crop_border", 0)} for r in rows.to_dict("records")}
+    return configs, {}, {m: provenance.get("torch_threads", "?") for m in config.get("preprocessors") or {}}
 
 
 def grids(task_dir: Path, report_dir: Path, rows: pd.DataFrame) -> list[Figure]:
