@@ -17,7 +17,9 @@ is a record with an "error" (the run goes on; a batch that fails is retried one 
 restorer that fails on each of its first FIRST_ITEMS items is broken (a wrong plug-in or checkpoint,
 not bad data) and stops the run with one line. Finished records are never lost. After every rank has
 finished its share (`torchrun`), rank 0 reads all records, calls `task.summarize` once and hands the
-Summary to `task.write`.
+Summary to `task.write`. Rank 0 keeps the task's status file (expected / done / failed per group and
+method, harness/status.py) as the run starts, while it runs and when every rank has finished: reports
+read it, never the record stores.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from harness.degrade import degrade
 from harness.errors import HarnessError, one_line
 from harness.progress import progress_bar
 from harness.registry import Pipeline, Preprocessor, run_stages, stage_names
+from harness.status import INTERVAL_S, GroupStatus, method_status, update_status
 from harness.store import RecordStore, config_key
 from harness.task import Group, Method, Results, Sample, Summary, Task
 
@@ -94,16 +97,17 @@ def run_task(ctx, task: Task) -> TaskRun:
 def execute(ctx, task: Task) -> tuple[list[Group], Summary | None]:
     """Score every pending item of `task` (this rank's share); return its groups and, on the rank that
     writes (rank 0, after every rank has finished), the task's summary of the stored records of the items
-    run (`task.summarize`, called once)."""
+    run (`task.summarize`, called once). Rank 0 keeps the task's status file (harness/status.py) up to date."""
     groups = task.groups(ctx)
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
         raise HarnessError(f"task {task.name}: two groups share a name ({names}); rename one")
     broken = BrokenRestorerCheck()
-    stores = {}
+    stores = {g.name: {m.name: open_store(ctx, task, g, m) for m in g.methods} for g in groups}
+    status = StatusWriter(ctx, task, groups, stores)
+    status.write(force=True)
     for group in groups:
         items = run_items(ctx, group)
-        stores[group.name] = {m.name: open_store(ctx, task, group, m) for m in group.methods}
         mine = ctx.shard(items)
         todo = [it for it in mine if any(not s.has(task.item_id(it)) for s in stores[group.name].values())]
         report_resume(ctx, task, group, stores[group.name], mine, todo)
@@ -113,8 +117,10 @@ def execute(ctx, task: Task) -> tuple[list[Group], Summary | None]:
                 chunk = todo[start:start + size]
                 run_batch(ctx, task, group, chunk, stores[group.name], broken, len(items))
                 bar.update(len(chunk))
+                status.write()
         for store in stores[group.name].values():
             store.close()
+        status.write(force=True)
 
     def has_results(spec: str) -> bool:
         return any(stores[g.name][m.name].done() for g in groups for m in g.methods if m.spec == spec)
@@ -122,7 +128,34 @@ def execute(ctx, task: Task) -> tuple[list[Group], Summary | None]:
     broken.finish(has_results)
     if not ctx.finish_shard():   # every rank waits for all shards; rank 0 merges and writes
         return groups, None
-    return groups, task.summarize(ctx, groups, collect(task, ctx, groups, stores))
+    results = collect(task, ctx, groups, stores)
+    status.write(results)
+    return groups, task.summarize(ctx, groups, results)
+
+
+class StatusWriter:
+    """Rank 0's writer of the task's status file: expected / done / failed per group and method."""
+
+    def __init__(self, ctx, task: Task, groups: list[Group], stores: dict):
+        self.ctx, self.task, self.groups, self.stores = ctx, task, groups, stores
+        self.ids = {g.name: [task.item_id(it) for it in run_items(ctx, g)] for g in groups}
+        self.last = 0.0
+
+    def write(self, results: Results | None = None, force: bool = False) -> None:
+        """Write the status: from `results` (every rank's records; the run finished) or from this rank's
+        stores, then at most every INTERVAL_S seconds unless `force`."""
+        now = time.monotonic()
+        if self.ctx.rank != 0 or (results is None and not force and now - self.last < INTERVAL_S):
+            return
+        self.last = now
+        entries = {}
+        for g in self.groups:
+            ids = self.ids[g.name]
+            methods = {m.name: method_status(self.stores[g.name][m.name], ids,
+                                             results.of(g, m) if results is not None else None)
+                       for m in g.methods}
+            entries[g.name] = GroupStatus(len(g.items), len(ids), results is not None, methods)
+        update_status(self.ctx.task_dir(self.task.name), self.task.name, entries)
 
 
 def report_resume(ctx, task: Task, group: Group, stores: dict[str, RecordStore], mine: list, todo: list) -> None:

@@ -104,12 +104,15 @@ class RecordStore:
         if not config_path.exists():
             atomic_write_json(config_path, {"config": config, "provenance": provenance or {},
                                             **({"meta": meta} if meta else {})})
+        blob = json.loads(config_path.read_text(encoding="utf-8"))
+        self.provenance, self.meta = blob.get("provenance") or {}, blob.get("meta") or {}
         self.path = self.folder / (f"records.{writer}.jsonl" if writer else "records.jsonl")
         stored, torn = read_records_and_torn(self.folder)
         for path, count in torn.items():
             print(f"records {path}: {count} torn line(s) (an interrupted write) skipped; those items are "
                   "recomputed", file=sys.stderr)
         self._ids = set() if fresh else {i for i, r in stored.items() if "error" not in r}
+        self._errors = {} if fresh else {i: str(r["error"]) for i, r in stored.items() if "error" in r}
         self._fh = None
         self._synced = time.monotonic()
 
@@ -125,6 +128,10 @@ class RecordStore:
     def has(self, item_id: str) -> bool:
         """Return whether item `item_id` is done (recorded without error)."""
         return str(item_id) in self._ids
+
+    def error(self, item_id: str) -> str | None:
+        """Return the error of item `item_id` when its last record failed, else None."""
+        return self._errors.get(str(item_id))
 
     def append(self, record: dict) -> None:
         """Append one record (must have an `id`): written through to the OS at once, fsynced at most
@@ -142,8 +149,10 @@ class RecordStore:
             self._synced = now
         if "error" in record:
             self._ids.discard(str(record["id"]))
+            self._errors[str(record["id"])] = str(record["error"])
         else:
             self._ids.add(str(record["id"]))
+            self._errors.pop(str(record["id"]), None)
 
     def close(self) -> None:
         """Fsync and close the record file (appending again reopens it)."""

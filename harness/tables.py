@@ -66,9 +66,9 @@ def _plain(value):
 
 def table_stems(folder: str | Path, prefix: str = "") -> list[Path]:
     """Return the stems of the tables `write_table` wrote in `folder` whose names start with `prefix`,
-    sorted (not the `.provenance.json` files earlier versions wrote beside their tables)."""
+    sorted (not the runner's `status.json`, nor the `.provenance.json` files earlier versions wrote)."""
     paths = sorted(Path(folder).glob(f"{prefix}*.json"))
-    return [p.with_suffix("") for p in paths if not p.name.endswith(".provenance.json")]
+    return [p.with_suffix("") for p in paths if not p.name.endswith(".provenance.json") and p.name != "status.json"]
 
 
 def read_table(stem: str | Path) -> StoredTable:

@@ -59,3 +59,16 @@ class RRDB(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.rdb3(self.rdb2(self.rdb1(x)))
         return out * 0.2 + x
+
+
+def parse_params_command(argv: list[str] | None, prog: str, description: str, sizes: dict[str, int]):
+    """Return the arguments of `python -m <prog> params --<size> N ...` (each of `sizes` an int option with
+    that default): the command-line of a network file that prints its parameter count."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", required=True)
+    params = sub.add_parser("params", help="print the parameter count of a configuration")
+    for name, default in sizes.items():
+        params.add_argument(f"--{name}", type=int, default=default)
+    return parser.parse_args(argv)

@@ -128,13 +128,9 @@ def build_small_preprocessor(options):
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m preproc.cajnn params --nf 64 --gc 32 --nb 20`: print the parameter count."""
-    parser = argparse.ArgumentParser(prog="python -m preproc.cajnn", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    params = sub.add_parser("params", help="print the parameter count of a configuration")
-    params.add_argument("--nf", type=int, default=64)
-    params.add_argument("--gc", type=int, default=32)
-    params.add_argument("--nb", type=int, default=20)
-    args = parser.parse_args(argv)
+    from preproc.blocks import parse_params_command
+
+    args = parse_params_command(argv, "python -m preproc.cajnn", __doc__.splitlines()[0], {"nf": 64, "gc": 32, "nb": 20})
     model = CAJNN(args.nf, args.gc, args.nb)
     parts = {"conv_first": model.conv_first, "aspp": model.aspp, "body": model.body,
              "tail": [model.conv_up1, model.conv_up2, model.conv_hr, model.conv_last]}

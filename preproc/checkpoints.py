@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from harness.errors import HarnessError
+from harness.state_dicts import mismatch
 from harness.store import atomic_write_bytes
 
 # Wrapper keys, in order of preference (params_ema holds the EMA weights Real-ESRGAN releases use).
@@ -145,17 +146,11 @@ def _listed(keys: list[str], limit: int = 6) -> str:
 def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], what: str = "weights") -> None:
     """Load `state` into `model`; raise HarnessError naming missing, unexpected and mis-shaped keys."""
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_listed(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_listed(unexpected)}")
-    if shapes:
-        problems.append(f"shape mismatch (file vs model): {_listed(shapes)}")
+    found = mismatch(own, state)
+    shapes = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in found.shapes)
+    problems = [f"{kind}: {_listed(keys)}" for kind, keys in (
+        ("missing keys", sorted(found.missing)), ("unexpected keys", sorted(found.unexpected)),
+        ("shape mismatch (file vs model)", shapes)) if keys]
     if problems:
         raise HarnessError(f"{what}: does not fit {type(model).__name__}: " + "; ".join(problems))
     model.load_state_dict(dict(state), strict=True)

@@ -8,7 +8,6 @@ strictly; old ESRGAN layouts are renamed by `preproc.checkpoints.rrdbnet_keys` (
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch
@@ -16,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from harness.errors import HarnessError
-from preproc.blocks import RRDB
+from preproc.blocks import RRDB, parse_params_command
 from preproc.checkpoints import load_model, restorer_from_weights, rrdbnet_keys
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -99,14 +98,8 @@ def build_preprocessor(options):
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m preproc.rrdbnet params --nf 64 --nb 23 --gc 32`: print the parameter count."""
-    parser = argparse.ArgumentParser(prog="python -m preproc.rrdbnet", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    params = sub.add_parser("params", help="print the parameter count of a configuration")
-    params.add_argument("--nf", type=int, default=64)
-    params.add_argument("--nb", type=int, default=23)
-    params.add_argument("--gc", type=int, default=32)
-    params.add_argument("--scale", type=int, default=4)
-    args = parser.parse_args(argv)
+    args = parse_params_command(argv, "python -m preproc.rrdbnet", __doc__.splitlines()[0],
+                                {"nf": 64, "nb": 23, "gc": 32, "scale": 4})
     model = RRDBNet(args.nf, args.nb, args.gc, args.scale)
     print(f"{num_parameters(model):,d}  (nf {args.nf}, nb {args.nb}, gc {args.gc}, x{args.scale})")
 

@@ -12,20 +12,23 @@ import numpy as np
 import pandas as pd
 
 from harness.cli import RunContext, key_value_options, positive_int
-from harness.degrade import Degradation
+from harness.degrade import Degradation, degrade
+from harness.errors import HarnessError
+from harness.image import save_image
 from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.provenance import provenance
-from harness.store import slug
+from harness.store import atomic_write_json, slug
 from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.icdar13.datasets import VARIANTS, WordItem, WordSet, load_word, open_word_set, table_name
+from tasks.icdar13.display import BASELINE, paper_reference, table2
 from tasks.icdar13.recognizers import RECOGNIZERS, Recognizer, RecognizerOptions, build_recognizer
 from tasks.icdar13.scoring import Accuracy, is_correct, paired
 from tasks.icdar13.smoke import smoke_set
 from tasks.paper import paper_values
+from tasks.report.settings import footnote_settings
 
 DEFAULT_PREPROC = ["none"]
-BASELINE = "none"
 PROTOCOL = "case-insensitive, [0-9a-z] only, exact match (DTRB); unreadable or too-small crops count as wrong"
 
 
@@ -94,9 +97,8 @@ class TextTask(Task):
 
     name = "icdar13"
     default_preproc = DEFAULT_PREPROC
-    unit = "words"
-    time_field = "time_recognize"
-    baselines = (BASELINE,)
+    baselines = (BASELINE,)   # the leaderboard's: every method is compared with the words as they are
+    unit, time_field = "words", "time_recognize"
     score_note = "word accuracy (%) on icdar13 (a failed word is wrong)"
     digits = 2
 
@@ -215,29 +217,9 @@ def summarize(ctx: RunContext, group: Group, results: Results) -> dict:
     return {"per_word": pd.DataFrame(per_word), "table": summary, "outcomes": outcomes, "p_vs_none": p_vs_none}
 
 
-def _display(summary: pd.DataFrame, n_paper: int) -> pd.DataFrame:
-    rows = []
-    for r in summary.itertuples(index=False):
-        base = r.method == BASELINE
-        has_pair = not base and r.paired_n is not None and not pd.isna(r.paired_n)
-        rows.append({
-            "Method": r.method,
-            "Accuracy": f"{r.accuracy:.2f}%" if r.n else "-",
-            "Correct/N": f"{r.correct}/{r.n}" + (f" ({r.failed} failed)" if r.failed else "")
-                         + (f" ({r.missing} not run)" if r.missing else ""),
-            "Time (s)": f"{r.time_s:.1f}",
-            "Δ vs none": "-" if not has_pair else f"{r.delta_points:+.2f} pp ({int(r.delta_words):+d} words)",
-            "Fixed/Broken": "-" if not has_pair else f"{int(r.fixed)}/{int(r.broken)}",
-            "p (McNemar)": "-" if not has_pair else f"{r.p_mcnemar:.3g}",
-            "Paper (TRBA, IC13-1095)": "-" if r.paper_label is None or pd.isna(r.paper_label) else
-            f"{r.paper_label}: {r.paper_accuracy:.2f}% ({int(r.paper_correct)}/{n_paper}), {r.paper_time_s:.2f} s",
-        })
-    return pd.DataFrame(rows)
-
-
 def write_tables(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
-    """Write one Table II (table2_<tag>.*) and its per-word predictions from the group's `summarize`
-    numbers; print the table."""
+    """Write one Table II (table2_<tag>.*), its per-word predictions and the report's word strips' inputs
+    from the group's `summarize` numbers; print the table."""
     cond = group.info["condition"]
     per_word, summary = numbers["per_word"], numbers["table"]
     out = ctx.task_dir("icdar13")
@@ -284,7 +266,49 @@ def write_tables(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
     stem = f"table2_{name}"
     title = f"Table II layout: word recognition, {ws.name}, {rec.name}" + (
         f", degraded {cond.degradation.tag}" if cond.degradation else "")
-    paths = write_table(summary, out / stem, title, prov, notes, display=_display(summary, n_paper))
+    reference = paper_reference(summary, config)
+    shown, notes = footnote_settings(table2(summary, config), ([reference] if reference else []) + notes)
+    paths = write_table(summary, out / stem, title, prov, notes, display=shown)
     paths += write_table(per_word, out / f"per_word_{name}", f"Per-word predictions: {cond.tag}", prov)
+    paths += save_word_examples(out, name, group, per_word)
     print((out / f"{stem}.md").read_text().split("<details>")[0])
     return paths
+
+
+STRIP_WORDS = 6  # fixed and broken words shown per method in the report's strips
+
+
+def save_word_examples(out: Path, name: str, group: Group, per_word: pd.DataFrame) -> list[Path]:
+    """Save the report's word strips' inputs: per method, the first STRIP_WORDS words it fixed and broke
+    compared with `none` (labels, both predictions) in `word_examples_<name>.json`, and each word's crop as
+    the recogniser saw it without a restorer (degraded as the run degraded it) under `examples/<name>/`."""
+    path = out / f"word_examples_{name}.json"
+    if not len(per_word) or BASELINE not in set(per_word["method"]):
+        path.unlink(missing_ok=True)
+        return []
+    base = per_word[per_word["method"] == BASELINE].set_index("id")
+    items = {it.id: it for it in group.items}
+    examples, paths = {}, []
+    for method in [m for m in dict.fromkeys(per_word["method"]) if m != BASELINE]:
+        mine = per_word[per_word["method"] == method].set_index("id")
+        common = [i for i in mine.index if i in base.index]
+        fixed = [i for i in common if mine.loc[i, "correct"] and not base.loc[i, "correct"]][:STRIP_WORDS]
+        broken = [i for i in common if base.loc[i, "correct"] and not mine.loc[i, "correct"]][:STRIP_WORDS]
+        words = []
+        for kind, ids in (("fixed", fixed), ("broken", broken)):
+            for i in ids:
+                try:
+                    image = load_word(items[i])
+                    if group.degradation:
+                        image = degrade(image, group.degradation.scale, group.degradation.quality)[1]
+                except (KeyError, HarnessError):   # a crop that failed to load or degrade has no picture
+                    continue
+                crop = out / "examples" / name / f"{len(words):02d}_{slug(method)}.png"
+                save_image(crop, image)
+                paths.append(crop)
+                words.append({"kind": kind, "id": i, "label": str(mine.loc[i, "label"]), "crop": crop.relative_to(out).as_posix(),
+                              "none": str(base.loc[i, "prediction"]), "prediction": str(mine.loc[i, "prediction"])})
+        if words:
+            examples[method] = words
+    atomic_write_json(path, {"strip_words": STRIP_WORDS, "methods": examples})
+    return paths + [path]

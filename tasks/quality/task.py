@@ -15,10 +15,13 @@ from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.metrics import psnr_y, ssim_y
 from harness.provenance import provenance
 from harness.store import slug
-from harness.tables import write_table
+from harness.status import read_status
+from harness.tables import read_table, write_table
 from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.paper import table1_value
+from tasks.quality import display
 from tasks.quality.datasets import ImageSet, embedded_set, folder_sets
+from tasks.report.settings import footnote_settings
 
 RECIPE = "modcrop4 + MATLAB bicubic x1/4 (mirror, uint8 per pass) + JPEG 4:2:0 (libjpeg); Y-PSNR/SSIM"
 SCALE = 4
@@ -217,27 +220,6 @@ def summarize(ctx: RunContext, groups: list[Group], results: Results) -> Summary
     return Summary(results, paired, (pd.DataFrame(per_image), summary))
 
 
-def _display(summary: pd.DataFrame, sets: list[ImageSet]) -> pd.DataFrame:
-    """Return the Table I layout: one row per (QF, method), a column pair per set (ours | paper)."""
-    rows = []
-    for (qf, method), group in summary.groupby(["qf", "method"], sort=False, dropna=False):  # qf None: no JPEG
-        row = {"QF": "none" if pd.isna(qf) else int(qf), "Method": method}
-        for image_set in sets:
-            r = group[group["set"] == image_set.name].iloc[0]
-            row[f"{image_set.name} PSNR/SSIM"] = (f"{r.psnr:.2f}/{r.ssim:.4f}" if r.n_images else "-") + (
-                f" ({r.n_failed} failed)" if r.n_failed else "") + (
-                f" ({r.n_excluded} excluded: another method failed)" if r.n_excluded else "")
-            if r.paper_psnr is not None and not pd.isna(r.paper_psnr):
-                row[f"{image_set.name} paper"] = f"{r.paper_psnr:.2f}/{r.paper_ssim:.4f}"
-            else:
-                row[f"{image_set.name} paper"] = "-"
-        row["restore s/img"] = f"{group.restore_s_per_image.mean():.3f}" if group.n_images.sum() else "-"
-        params = group.parameters.iloc[0]
-        row["params"] = f"{params / 1e6:.3f} M" if params is not None and not pd.isna(params) else "-"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def write_tables(ctx: RunContext, groups: list[Group], summary: Summary) -> list[Path]:
     """Write Table I (table1.*) and the per-image records (per_image.*) of `summary`; print Table I."""
     sets = list({id(g.info["set"]): g.info["set"] for g in groups}.values())
@@ -258,8 +240,31 @@ def write_tables(ctx: RunContext, groups: list[Group], summary: Summary) -> list
     if (summary.n_failed > 0).any():
         notes.append("Some images failed; see per_image.csv (column error). Means are paired: every method is "
                      "averaged over the images all methods scored (n_images; n_excluded in table1.csv).")
-    paths = write_table(summary, out / "table1", "Table I: Y-PSNR / Y-SSIM, x4", prov, notes,
-                        display=_display(summary, sets))
+    summary, per_image = keep_earlier_groups(out, summary, per_image)
+    status = read_status(out)
+    configs, sizes, _ = display.display_inputs(status) if status else ({}, {}, {})
+    shown, notes = footnote_settings(display.table1(summary, configs, sizes, jpeg_only=False), notes)
+    paths = write_table(summary, out / "table1", "Table I: Y-PSNR / Y-SSIM, x4", prov, notes, display=shown)
     paths += write_table(per_image, out / "per_image", "Per-image quality results", prov)
     print((out / "table1.md").read_text().split("<details>")[0])
     return paths
+
+
+def keep_earlier_groups(out: Path, summary: pd.DataFrame, per_image: pd.DataFrame
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return `summary` and `per_image` with the rows of the (set, QF) groups that this run did not run
+    kept from the tables an earlier run wrote in `out` (so that runs of one QF each add up to one Table I)."""
+    frames = []
+    for new, stem in ((summary, "table1"), (per_image, "per_image")):
+        if not (out / f"{stem}.json").is_file() or not len(new):
+            frames.append(new)
+            continue
+        old = read_table(out / stem).frame
+        ran = set(zip(summary["set"], summary["qf"].map(_qf_key)))
+        keep = old[[(s, _qf_key(q)) not in ran for s, q in zip(old["set"], old["qf"])]]
+        frames.append(pd.concat([keep, new], ignore_index=True) if len(keep) else new)
+    return frames[0], frames[1]
+
+
+def _qf_key(qf) -> int | None:
+    return None if qf is None or pd.isna(qf) else int(qf)

@@ -26,6 +26,8 @@ from harness.store import atomic_write_text
 from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Summary, Task
 from tasks.paper import paper_values
+from tasks.report.settings import footnote_settings
+from tasks.widerface.example import save_detection_example
 from tasks.widerface import evaluation as ev
 from tasks.widerface.groundtruth import SETTINGS
 from tasks.widerface.submission import submission_from_arrays
@@ -33,7 +35,7 @@ from tasks.widerface.bootstrap import bootstrap_differences, bootstrap_gap_share
 from tasks.widerface.conditions import (LR_MAPPING, LR_RECIPE, SCALE, Condition, check_restorer_scale,
                                         conditions_for, lr_tag)
 from tasks.widerface.dataset import WiderDataset, WiderImage, load_dataset, smoke_dataset
-from tasks.widerface.display import _display, _display_diffs, _display_gap, no_face_note  # noqa: F401
+from tasks.widerface.display import _display_gap, differences, no_face_note, table3
 from tasks.widerface.detectors import Detector, DetectorOptions, build_detector, DETECTORS
 
 DEFAULT_PREPROC = ["cajnn"]
@@ -313,15 +315,16 @@ def write_outputs(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
                      + ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "") + " (see per_image.csv).")
     if not_run:
         notes.append(f"{len(not_run)} image(s) not yet run under every condition (resume to finish).")
+    shown, notes = footnote_settings(table3(summary, config), notes)
     paths = write_table(summary, out / f"table3{stem}", "Table III: face detection AP on WIDER FACE val", prov,
-                        notes, display=_display(summary))
+                        notes, display=shown)
     paths += write_table(diffs, out / f"ap_differences{stem}",
                          "AP differences vs LR (and restorers vs LR+bicubic): paired bootstrap over images "
                          f"({BOOTSTRAP_RESAMPLES} resamples, "
                          f"seed {BOOTSTRAP_SEED}, 95% percentile interval)", prov,
                          [f"{len(evaluated)} images; score normalisation once per submission; the face count "
                           "is recomputed for each resample.", *([empty_note] if empty_note else [])],
-                         display=_display_diffs(diffs))
+                         display=differences(diffs, config))
     gap = numbers["gap"]
     if len(gap):
         paths += write_table(gap, out / f"gap_recovered{stem}",
@@ -332,6 +335,7 @@ def write_outputs(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
                               *([empty_note] if empty_note else [])], display=_display_gap(gap))
     paths += write_table(per_image, out / f"per_image{stem}", "Per-image records (boxes, time split in seconds)", prov)
     paths.append(write_pr_curves(out / f"pr_curves{stem}.csv", {c.name: results[c.name] for c in conditions}))
+    paths.append(save_detection_example(out / f"detection_example{stem}.json", dataset, numbers["records"]))
     for setting in SETTINGS:
         path = out / f"pr_{setting}{stem}.png"
         plot_pr_curves({c.name: (results[c.name]["curves"], results[c.name]["ap"]) for c in conditions},

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.state_dicts import mismatch
 from tasks.widerface.detectors import Detections, Detector, DetectorOptions, no_options
 
 TEMPLATES_FILE = Path(__file__).with_name("tinyfaces_templates.json")
@@ -92,18 +93,13 @@ def load_checkpoint(path: str | Path, model) -> None:
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise HarnessError(f"{path}: expected a tiny-faces-pytorch checkpoint {{'model': state_dict, ...}}")
     expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
-        if shapes:
-            k = shapes[0]
-            parts.append(f"{len(shapes)} shape mismatches (e.g. {k}: {tuple(state[k].shape)} vs "
+    found = mismatch(expected, state)
+    if found:
+        parts = [f"{len(keys)} {what} (e.g. {keys[0]})" for what, keys in (
+            ("missing keys", found.missing), ("unexpected keys", found.unexpected)) if keys]
+        if found.shapes:
+            k = found.shapes[0]
+            parts.append(f"{len(found.shapes)} shape mismatches (e.g. {k}: {tuple(state[k].shape)} vs "
                          f"{tuple(expected[k].shape)})")
         raise HarnessError(f"{path}: not a Tiny Faces HR-ResNet101 checkpoint: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)

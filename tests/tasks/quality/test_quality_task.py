@@ -29,7 +29,7 @@ def test_acceptance_bicubic_rows_set5_set14(tmp_path):
     assert (table.delta_psnr.abs() <= 0.01).all()
     assert (table.delta_ssim.abs() <= 0.0002).all()
     md = (tmp_path / "quality" / "table1.md").read_text()
-    assert "Set5 PSNR/SSIM" in md and "Provenance" in md and "commit" in md
+    assert "| 10 | bicubic | Set5 | 5 |" in md and "Provenance" in md and "commit" in md   # the report's layout
 
 
 def test_corrupt_image_is_recorded_and_run_continues(tmp_path):
@@ -44,6 +44,13 @@ def test_corrupt_image_is_recorded_and_run_continues(tmp_path):
     assert table.n_images.iloc[0] == 3 and table.n_failed.iloc[0] == 1
 
 
+def register_x4(monkeypatch, name: str, restore, data, out) -> list[str]:
+    """Register `restore` as the x4 restorer `name` for this test; return the quality run's arguments (QF 50)."""
+    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
+    registry.register(name, restore, scale=4)
+    return ["--task", "quality", "--preproc", name, "--data", str(data), "--qf", "50", "--out", str(out)]
+
+
 def test_rerun_resumes_without_recomputing(tmp_path, monkeypatch):
     data = _write_images(tmp_path / "set", n=2)
     calls = []
@@ -52,10 +59,7 @@ def test_rerun_resumes_without_recomputing(tmp_path, monkeypatch):
         calls.append(1)
         return image.repeat(4, axis=0).repeat(4, axis=1)
 
-    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
-    registry.register("counting", counting, scale=4)
-    args = ["--task", "quality", "--preproc", "counting", "--data", str(data), "--qf", "50",
-            "--out", str(tmp_path / "out")]
+    args = register_x4(monkeypatch, "counting", counting, data, tmp_path / "out")
     run_all.main(args)
     assert len(calls) == 2
     run_all.main(args)
@@ -185,10 +189,7 @@ def test_failed_items_are_retried_and_force_recomputes(tmp_path, monkeypatch):
             raise HarnessError("temporary failure")
         return image.repeat(4, axis=0).repeat(4, axis=1)
 
-    monkeypatch.setattr(registry, "REGISTRY", dict(registry.REGISTRY))
-    registry.register("sometimes", sometimes, scale=4)
-    args = ["--task", "quality", "--preproc", "sometimes", "--data", str(data), "--qf", "50",
-            "--out", str(tmp_path / "out")]
+    args = register_x4(monkeypatch, "sometimes", sometimes, data, tmp_path / "out")
     run_all.main(args)
     assert len(calls) == 2 and pd.read_csv(tmp_path / "out" / "quality" / "table1.csv").n_failed.iloc[0] == 1
     broken["on"] = False
@@ -219,4 +220,4 @@ def test_degrade_without_jpeg_is_a_row_of_its_own(tmp_path):
     table = pd.read_csv(tmp_path / "quality" / "table1.csv")
     no_jpeg, q30 = table[table.qf.isna()].iloc[0], table[table.qf == 30].iloc[0]
     assert no_jpeg.n_images == q30.n_images == 2 and no_jpeg.psnr > q30.psnr   # JPEG only loses information
-    assert "| none | bicubic |" in (tmp_path / "quality" / "table1.md").read_text()
+    assert "| none | bicubic | skimage-smoke | 2 |" in (tmp_path / "quality" / "table1.md").read_text()

@@ -137,19 +137,22 @@ def test_page_in_headless_browser(results, tmp_path):
     print(f"screenshot: {shot}")
 
 
-def test_interrupted_run_and_damaged_results(results, tmp_path):
+def test_interrupted_run_and_damaged_results(results, tmp_path, monkeypatch):
+    from tasks.quality.task import QualityTask
+
     copy = tmp_path / "partial"
     shutil.copytree(results / "quality", copy / "quality")
-    shutil.copytree(results / "widerface" / "records", copy / "widerface" / "records")  # no table3.csv yet
-    shutil.copytree(results / "icdar13" / "records", copy / "icdar13" / "records")  # no table2 yet
-    # An interrupted quality run: a store with a torn last line and fewer images than its set.
-    store = next((copy / "quality" / "records").glob("*_q40_*"))
-    config = json.loads((store / "config.json").read_text())
-    config["config"]["qf"] = 30
-    other = store.with_name(store.name.replace("_q40_", "_q30_"))
-    other.mkdir()
-    (other / "config.json").write_text(json.dumps(config))
-    (other / "records.jsonl").write_text('{"id": "astronaut.png", "psnr": 2')  # torn: no record
+    for task in ("widerface", "icdar13"):   # the records and the status, no tables: stopped before writing
+        shutil.copytree(results / task / "records", copy / task / "records")
+        shutil.copy(results / task / "status.json", copy / task / "status.json")
+    # An interrupted quality run: the runner's status says what it expected before the first image was done.
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(QualityTask, "score", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_all.main(["--task", "quality", "--preproc", "bicubic", "--limit", "1", "--qf", "30", "--out", str(copy),
+                      "--threads", "1"])
     page = build_report(copy)
     md = page.with_name("report.md").read_text()
     assert "QF 30 bicubic: 0 of 1 images scored" in md and "QF 40 bicubic: 1 of" not in md
@@ -162,6 +165,69 @@ def test_interrupted_run_and_damaged_results(results, tmp_path):
     md = build_report(copy).with_name("report.md").read_text()
     assert "could not be read" in md and "Table I: Y-PSNR" in md
     assert "quality: grids could not be drawn" in md
+
+
+def test_the_report_renders_without_recomputing(results, tmp_path, monkeypatch):
+    """A report section renders what the tasks stored: with every metric, evaluation, degradation and record
+    store reader made to fail, `--report` gives the same report (the word strips read the crops the task
+    saved; only the face drawing reads the pixels of its image, which it draws on)."""
+    import harness.degrade
+    import harness.metrics
+    import harness.store
+    import tasks.icdar13.scoring
+    import tasks.icdar13.task
+    import tasks.quality.task
+    import tasks.widerface.evaluation
+    import tasks.widerface.task
+
+    copy = tmp_path / "copy"
+    shutil.copytree(results, copy, ignore=shutil.ignore_patterns("report"))
+    def recompute(*args, **kwargs):
+        raise AssertionError("the report recomputed")
+
+    for module, names in ((harness.metrics, ("psnr_y", "ssim_y")), (harness.degrade, ("degrade",)),
+                          (harness.store, ("read_records", "read_records_and_torn")),
+                          (tasks.icdar13.scoring, ("is_correct", "paired")),
+                          (tasks.widerface.evaluation, ("evaluate", "accumulate", "summarize")),
+                          (tasks.quality.task, ("psnr_y", "ssim_y", "summarize", "load_image")),
+                          (tasks.icdar13.task, ("summarize", "degrade", "load_word")),
+                          (tasks.widerface.task, ("summarize", "bootstrap_differences", "bootstrap_gap_share"))):
+        for name in names:
+            monkeypatch.setattr(module, name, recompute)
+    assert run_all.main(["--report", str(copy)]) == 0
+    a = (results / "report" / "report.md").read_text()
+    b = (copy / "report" / "report.md").read_text()
+    strip = lambda s: re.sub(r"Built .*?\n", "", s).split("## Provenance")[0].replace(str(copy), str(results))
+    assert strip(a) == strip(b) and "could not be drawn" not in b
+
+
+def test_status_file_counts_expected_done_and_failed(tmp_path):
+    """The runner's status file: 4 images expected, 3 done and 1 failed (a file that is not an image), read
+    back by the report's reader; the quality section shows the failure from it."""
+    from harness.status import read_status
+
+    data = tmp_path / "set"
+    data.mkdir()
+    for i in range(3):   # 3 readable images, as in tests/tasks/quality/test_quality_task.py
+        Image.fromarray(np.full((40, 52, 3), 60 * i, np.uint8)).save(data / f"img{i}.png")
+    (data / "zz_broken.png").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    assert run_all.main(["--task", "quality", "--preproc", "bicubic", "--data", str(data), "--qf", "30",
+                         "--out", str(out), "--threads", "1"]) == 0
+    status = read_status(out / "quality")
+    group = status.groups["set_q30"]
+    entry = group.methods["bicubic"]
+    assert (group.total, group.expected, group.finished) == (4, 4, True)
+    assert (entry.expected, entry.done, entry.failed, entry.recorded) == (4, 3, 1, 4)
+    assert "zz_broken.png" in entry.error and entry.config["qf"] == 30 and entry.newest_record > 0
+    assert (out / "quality" / "records" / entry.store / "config.json").is_file()
+    md = (out / "report" / "report.md").read_text()
+    assert "quality: set QF 30 bicubic: 1 image(s) failed (" in md and "images scored (interrupted" not in md
+    # An older results folder (no status file): one line says so, and the tables still render.
+    (out / "quality" / "status.json").unlink()
+    md = build_report(out).with_name("report.md").read_text()
+    assert "quality: " + str(out / "quality" / "status.json") + " not found (results of an older version)" in md
+    assert "| 30 | bicubic | set | 3 |" in md
 
 
 def test_empty_results_folder(tmp_path):
@@ -197,14 +263,17 @@ def test_a_rebuild_never_replaces_a_report_with_less(tmp_path, capsys):
 
 def test_a_subset_is_named_where_its_numbers_are():
     """Issue 25.11: a `--limit 3` Table I run was labelled "paper's setting" with ΔPSNR against the paper."""
-    from tasks.quality.report import Store, table1
+    import pandas as pd
 
-    records = [{"id": f"{i}.png", "psnr": 23.0 + i, "ssim": 0.6} for i in range(3)]
-    store = Store(Path("."), {"set": "Set5", "qf": 10, "preprocessor": {"name": "bicubic", "scale": 4}}, {}, records)
-    row = table1([store], {"Set5": 5}).iloc[0]
+    from tasks.quality.display import table1
+
+    rows = pd.DataFrame([{"set": "Set5", "qf": 10, "method": "bicubic", "n_images": 3, "n_excluded": 0,
+                          "psnr": 24.0, "ssim": 0.6}])   # the mean of 23, 24 and 25 dB
+    configs = {("Set5", 10, "bicubic"): {"preprocessor": {"name": "bicubic", "scale": 4}}}
+    row = table1(rows, configs, {"Set5": 5}).iloc[0]
     assert row["ΔPSNR"] == row["ΔSSIM"] == "-" and row["PSNR paper"] == "23.99"
     assert "subset: 3 of the 5 images of Set5" in row["Setting"] and not row["Setting"].startswith("paper")
-    whole = table1([Store(Path("."), store.config, {}, records)], {"Set5": 3}).iloc[0]
+    whole = table1(rows, configs, {"Set5": 3}).iloc[0]
     assert whole["Setting"] == "paper's setting" and whole["ΔPSNR"] == "+0.01"
 
 
@@ -214,7 +283,7 @@ def test_report_figures_read_well(tmp_path, monkeypatch):
     import pandas as pd
 
     from tasks.leaderboard import plots
-    from tasks.quality.report import Store, grids
+    from tasks.quality.report import grids
     from tasks.report import figures
 
     assert plots.text_colour((0.0, 0.4, 0.1, 1.0)) == "white" and plots.text_colour((1.0, 1.0, 0.8, 1.0)) == "black"
@@ -243,5 +312,5 @@ def test_report_figures_read_well(tmp_path, monkeypatch):
         folder.mkdir(parents=True)
         for name in ("hr", "lr_q10"):
             Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / f"{name}.png")
-    stores = [Store(tmp_path, {"set": s, "qf": 10, "preprocessor": {"name": "bicubic"}}, {}, []) for s in ("Set14", "Set5")]
-    assert [f.path.name for f in grids(task_dir, tmp_path / "report", stores)] == ["quality_Set5_a.png", "quality_Set14_a.png"]
+    rows = pd.DataFrame([{"set": s, "qf": 10, "method": "bicubic"} for s in ("Set14", "Set5")])
+    assert [f.path.name for f in grids(task_dir, tmp_path / "report", rows)] == ["quality_Set5_a.png", "quality_Set14_a.png"]

@@ -1,9 +1,9 @@
 """Setting texts: the paper's, or what stands in for it, from a restorer's stored description."""
 import pandas as pd
 
-from tasks.widerface.report import substitutions as face_substitutions
+from tasks.widerface.display import substitutions as face_substitutions
 from tasks.report.settings import PAPER, footnote_settings, restorer_setting, setting_text
-from tasks.icdar13.report import substitutions as text_substitutions
+from tasks.icdar13.display import substitutions as text_substitutions
 
 CAJNN_SMALL = {"name": "cajnn", "scale": 4, "config": {"nf": 32, "gc": 16, "nb": 3}, "parameters": 655843,
                "iterations": 12000, "train_config": "cpu_small", "train_wall_s": 7200}
@@ -52,8 +52,8 @@ def test_paper_values_stand_beside_ours_only_in_the_papers_setting():
     """Issue 25.12: Table II's "Δ accuracy vs paper" compared RapidOCR on SVT with TRBA on IC13, and Table III
     with `--degrade x4,q10` set the paper's LR values (no JPEG) beside JPEG rows; such values move to a
     labelled reference line."""
-    from tasks.icdar13.report import paper_reference as text_reference, table2
-    from tasks.widerface.report import differences, paper_reference as face_reference, table3
+    from tasks.icdar13.display import paper_reference as text_reference, table2
+    from tasks.widerface.display import differences, paper_reference as face_reference, table3
 
     summary = pd.DataFrame([{"method": "none", "n": 647, "correct": 596, "accuracy": 92.12, "missing": 0}])
     svt = {"recognizer": {"name": "rapidocr"}, "set": "svt_test", "format": "list"}

@@ -131,12 +131,12 @@ def test_an_undefined_ap_is_said_not_printed_as_nan():
     import pandas as pd
 
     from tasks.widerface.bootstrap import _interval
-    from tasks.widerface.task import _display_diffs, no_face_note
+    from tasks.widerface.display import differences, no_face_note
 
     diffs = pd.DataFrame([{"condition": "GT", "baseline": "LR", "setting": "easy", "difference": float("nan"),
                            "ci_low": float("nan"), "ci_high": float("nan")}])
-    shown = _display_diffs(diffs).iloc[0]
-    assert "nan" not in (shown["AP difference"] + shown["95% CI"])
+    shown = differences(diffs).iloc[0]
+    assert "nan" not in (shown["ΔAP ours"] + shown["95% CI"])
     assert no_face_note({"easy": 0, "medium": 1, "hard": 33}, 1).startswith("n/a: the 1 evaluated image(s) hold no easy face")
     assert no_face_note({"easy": 2, "medium": 1, "hard": 33}, 1) is None
     assert all(np.isnan(_interval(np.full(10, np.nan), 0.95)))
