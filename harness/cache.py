@@ -91,6 +91,9 @@ class CachedPreprocessor(Preprocessor):
     def describe(self) -> dict:
         return self.inner.describe()
 
+    def about(self) -> dict:
+        return self.inner.about()
+
     @property
     def num_parameters(self):
         return self.inner.num_parameters

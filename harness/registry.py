@@ -56,10 +56,25 @@ class Preprocessor:
         """Return what identifies this restorer in results (name, scale, weights and their hash)."""
         return {"name": self.name, "scale": self.scale}
 
+    def about(self) -> dict:
+        """Return what a report may say of this restorer beyond `describe()` (e.g. `train_data`, the names of
+        the folders its weights were trained on). Not part of its identity: it never changes a record key."""
+        return dict(getattr(self, "about_extra", None) or {})
+
     @property
     def num_parameters(self) -> int | None:
         """Return the number of learned parameters, or None for a non-learned method."""
         return None
+
+
+def report_description(pre: Preprocessor) -> dict:
+    """Return `pre.describe()` with each stage's `about()` added: what a task writes beside its tables for the
+    report (the records stay keyed by `describe()` alone)."""
+    described = pre.describe()
+    stages = getattr(pre, "stages", None)
+    if stages and "stages" in described:
+        return {**described, "stages": [{**d, **s.about()} for d, s in zip(described["stages"], stages)]}
+    return {**described, **(stages[0].about() if stages and len(stages) == 1 else pre.about())}
 
 
 class Identity(Preprocessor):

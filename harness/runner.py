@@ -34,7 +34,7 @@ import numpy as np
 from harness.degrade import degrade
 from harness.errors import HarnessError, one_line
 from harness.progress import progress_bar
-from harness.registry import Pipeline, Preprocessor, run_stages, stage_names
+from harness.registry import Pipeline, Preprocessor, report_description, run_stages, stage_names
 from harness.status import INTERVAL_S, GroupStatus, method_status, update_status
 from harness.store import RecordStore, config_key
 from harness.task import Group, Method, Results, Sample, Summary, Task
@@ -154,6 +154,8 @@ class StatusWriter:
             methods = {m.name: method_status(self.stores[g.name][m.name], ids,
                                              results.of(g, m) if results is not None else None)
                        for m in g.methods}
+            for m in g.methods:
+                methods[m.name].about = report_description(self.ctx.preprocessor(m.spec)) if m.spec else {}
             entries[g.name] = GroupStatus(len(g.items), len(ids), results is not None, methods)
         update_status(self.ctx.task_dir(self.task.name), self.task.name, entries)
 

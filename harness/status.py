@@ -40,6 +40,7 @@ class MethodStatus:
     newest_record: float = 0.0   # the newest record's time (seconds since the epoch; 0: none)
     meta: dict = field(default_factory=dict)   # the task's record_key meta (e.g. the table its records go to)
     older_stores: list[str] = field(default_factory=list)   # stores of earlier runs with another config
+    about: dict = field(default_factory=dict)   # the restorer as the report describes it (registry.report_description)
 
     @property
     def recorded(self) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import json
 import pickle
 import re
 from pathlib import Path
@@ -229,4 +230,20 @@ def restorer_from_weights(name: str, loader: Callable[[object], tuple[nn.Module,
         if key in meta:
             extra[key] = meta[key]
     scale = scale if scale is not None else int(getattr(model, "scale", 1))
-    return TorchRestorer(model, scale=scale, name=name, options=options, describe_extra=extra)
+    restorer = TorchRestorer(model, scale=scale, name=name, options=options, describe_extra=extra)
+    data = training_data(meta.get("train_config"))
+    if data:
+        restorer.about_extra = {"train_data": data}
+    return restorer
+
+
+def training_data(train_config: str | None) -> list[str]:
+    """Return the names of the training folders of the config `train_config` (preproc/configs/NAME.json), or []."""
+    path = Path(__file__).resolve().parent / "configs" / f"{train_config}.json"
+    if not train_config or not path.is_file():
+        return []
+    try:
+        folders = json.loads(path.read_text()).get("train_folders", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [Path(f).name for f in folders]

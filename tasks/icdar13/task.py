@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 from harness.image import save_image
 from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.provenance import provenance
+from harness.registry import report_description
 from harness.store import atomic_write_json, slug
 from harness.tables import write_table
 from harness.task import Group, Method, Results, Sample, Summary, Task
@@ -226,7 +227,7 @@ def write_tables(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
     ws, rec = cond.word_set, cond.recognizer
     config = {"task": "icdar13", "set": ws.name, "set_root": str(ws.root), "format": ws.format,
               "variant": ws.variant, "recognizer": rec.describe(),
-              "preprocessors": {spec: ctx.preprocessor(spec).describe() for spec in ctx.preproc_specs},
+              "preprocessors": {spec: report_description(ctx.preprocessor(spec)) for spec in ctx.preproc_specs},
               "degradation": cond.degradation.tag if cond.degradation else None, "limit": ctx.limit,
               "protocol": PROTOCOL}
     n_paper = paper_values()["table2"]["n_words"]

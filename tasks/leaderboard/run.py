@@ -19,7 +19,7 @@ from harness.degrade import parse_degradations
 from harness.errors import HarnessError
 from harness.leaderboard import rank_rows
 from harness.provenance import provenance
-from harness.registry import BuildOptions, build
+from harness.registry import BuildOptions, build, report_description
 from harness.runner import run
 from harness.tables import read_table, write_table
 from harness.task import Task
@@ -126,7 +126,7 @@ def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: lis
         return []
     specs = list(dict.fromkeys(s for name in names for s in plan[name]))
     config = {"tasks": names, "degradations": list(dict.fromkeys(d.tag for n in names for d in sweeps[n])),
-              "restorers": {s: build(s, options).describe() for s in specs},
+              "restorers": {s: report_description(build(s, options)) for s in specs},
               "restorers_per_task": plan, "data": data, "limit": args.limit}
     rows, config, notes = keep_earlier_rows(out, rows, config, notes)
     return write_leaderboard(out, rows, config, notes)

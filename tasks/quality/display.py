@@ -114,7 +114,8 @@ def display_inputs(status) -> tuple[dict[tuple, dict], dict[str, int], dict[str,
     {(set, QF or None, method): the configuration of its records}, {set: its images}, {method: torch threads}."""
     configs, sizes, threads = {}, {}, {}
     for group_name, method, entry in status.entries():
-        config = entry.config
+        # the restorer as the report describes it (its training data too), where the status file has it
+        config = {**entry.config, "preprocessor": entry.about} if entry.about else entry.config
         configs[(config["set"], None if config.get("qf") is None else int(config["qf"]), method)] = config
         sizes[config["set"]] = max(sizes.get(config["set"], 0), status.groups[group_name].total)
         threads.setdefault(method, entry.provenance.get("torch_threads", "?"))

@@ -14,6 +14,7 @@ from harness.image import load_image, save_image
 from harness.leaderboard import mean_rows, seconds_per_megapixel
 from harness.metrics import psnr_y, ssim_y
 from harness.provenance import provenance
+from harness.registry import report_description
 from harness.store import slug
 from harness.status import read_status
 from harness.tables import read_table, write_table
@@ -227,7 +228,7 @@ def write_tables(ctx: RunContext, groups: list[Group], summary: Summary) -> list
     per_image, summary = summary.run
     out = ctx.task_dir("quality")
     config = {"task": "quality", "sets": [str(s.root) for s in sets], "qf": qfs,
-              "preprocessors": {spec: ctx.preprocessor(spec).describe() for spec in ctx.preproc_specs},
+              "preprocessors": {spec: report_description(ctx.preprocessor(spec)) for spec in ctx.preproc_specs},
               "crop_border": ctx.args.crop_border, "limit": ctx.limit, "recipe": RECIPE}
     prov = provenance(config)
     notes = [f"Recipe: {RECIPE}.",

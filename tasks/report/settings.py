@@ -1,10 +1,7 @@
 """Whether a result's setting is the paper's, and if not, what was substituted (one line per row)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-from harness.provenance import PROJECT_ROOT
 
 PAPER = "paper's setting"
 # Restorers the paper used, with their size there (Table I); ours are trained here, never the authors'.
@@ -19,18 +16,13 @@ NOT_LEARNED = {"none", "bicubic", "down"}
 
 
 def _training(describe: dict) -> str:
-    """Return how the weights were trained, from the restorer's description and its training config."""
+    """Return how the weights were trained, from the restorer's description (`report_description`: its
+    `train_data` comes from the restorer's `about()`)."""
     parts = []
     name = describe.get("train_config")
     if name:
-        config_path = PROJECT_ROOT / "preproc" / "configs" / f"{name}.json"
-        folders = []
-        if config_path.is_file():
-            try:
-                folders = json.loads(config_path.read_text()).get("train_folders", [])
-            except (OSError, json.JSONDecodeError):
-                folders = []
-        parts.append("on " + "+".join(Path(f).name for f in folders) if folders else "")
+        folders = describe.get("train_data") or []
+        parts.append("on " + "+".join(folders) if folders else "")
         parts.append(f"config {name}")
     if describe.get("iterations"):
         parts.append(f"{int(describe['iterations']):,} iterations")

@@ -21,6 +21,7 @@ from harness.errors import HarnessError
 from harness.leaderboard import add_comparisons, seconds_per_megapixel
 from harness.image import load_image
 from harness.provenance import provenance
+from harness.registry import report_description
 from harness.stats import Difference
 from harness.store import atomic_write_text
 from harness.tables import write_table
@@ -287,7 +288,7 @@ def write_outputs(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
         write_submission(results[c.name]["folder"], [numbers["records"][c.name][n] for n in evaluated])
     config = {"task": "widerface", "data": str(dataset.root), "embedded": dataset.embedded,
               "detector": detector.describe(), "conditions": [c.name for c in conditions],
-              "preprocessors": {c.spec: ctx.preprocessor(c.spec).describe() for c in conditions if c.spec},
+              "preprocessors": {c.spec: report_description(ctx.preprocessor(c.spec)) for c in conditions if c.spec},
               "lr_qf": lr_qf(ctx), "lr_recipe": LR_RECIPE, "lr_mapping": LR_MAPPING, "limit": ctx.limit,
               "images_evaluated": len(evaluated), "ground_truth": gt.source}
     prov = provenance(config)

@@ -6,7 +6,20 @@ from tasks.report.settings import PAPER, footnote_settings, restorer_setting, se
 from tasks.icdar13.display import substitutions as text_substitutions
 
 CAJNN_SMALL = {"name": "cajnn", "scale": 4, "config": {"nf": 32, "gc": 16, "nb": 3}, "parameters": 655843,
-               "iterations": 12000, "train_config": "cpu_small", "train_wall_s": 7200}
+               "iterations": 12000, "train_config": "cpu_small", "train_wall_s": 7200, "train_data": ["T91", "BSD200"]}
+
+
+def test_training_data_reaches_the_report_but_not_the_record_keys():
+    # preproc/weights/cajnn_small.md: trained on T91 + BSD200 (config cpu_small). The report reads the folders
+    # from the restorer's about() (report_description); describe(), which keys the records, does not change.
+    from harness.registry import BuildOptions, build, report_description
+
+    pre = build("cajnn_small", BuildOptions())
+    assert "train_data" not in pre.describe()
+    assert report_description(pre)["train_data"] == ["T91", "BSD200"]
+    two = build("cajnn_small+down", BuildOptions())
+    assert [s.get("train_data") for s in report_description(two)["stages"]] == [["T91", "BSD200"], None]
+    assert "on T91+BSD200, config cpu_small" in restorer_setting(report_description(pre))
 
 
 def test_non_learned_stages_are_the_papers():
