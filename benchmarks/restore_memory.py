@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
         tiles = [None if t == "auto" else int(t) for t in args.tile]
+        if any(len(s) != 2 or min(s) < 1 for s in sizes):
+            raise ValueError
     except ValueError:
         parser.error("--sizes takes HxW items, --tile integers or auto")
     print(f"{args.spec} ({', '.join(f'{k}={v}' for k, v in weights.items()) or 'shipped weights'}), "
