@@ -20,9 +20,10 @@ from harness.errors import HarnessError
 from preproc.blocks import RRDB
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# The weights the `cajnn` preprocessor uses by default, and those of `cajnn_small` (the 0.66 M network trained
-# here from scratch; the name stays when `cajnn` becomes the paper configuration). Model cards: same stem, .md.
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "cajnn_small.pth"
+# The weights the `cajnn` preprocessor uses by default (the paper configuration, nf 64 / gc 32 / nb 20, 14.8 M,
+# fine-tuned here from Real-ESRGAN x4plus), and those of `cajnn_small` (the 0.66 M network trained here from
+# scratch; `cajnn` ran it until issue 28). Model cards: same stem, .md.
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "cajnn_paper_ft.pth"
 SMALL_WEIGHTS = WEIGHTS_DIR / "cajnn_small.pth"
 
 

@@ -104,3 +104,14 @@ def test_cajnn_small_is_a_named_restorer_with_the_small_weights():
     assert info["name"] == "cajnn_small" and info["weights"].endswith("cajnn_small.pth")
     assert pre.num_parameters == 655_843 and info["config"] == {"nf": 32, "gc": 16, "nb": 3}
     assert stage_setting(info).startswith("CAJNN small (nf 32, gc 16, nb 3), 0.66 M parameters vs 14.8 M")
+
+
+def test_default_cajnn_is_the_paper_configuration():
+    # Issue 28: `cajnn` runs the paper configuration fine-tuned here (preproc/weights/cajnn_paper_ft.md); the small
+    # network is `cajnn_small`. Builds only (no forward pass: the paper configuration is slow on CPU).
+    from harness.registry import build_stage
+
+    pre = build_stage("cajnn", BuildOptions())
+    info = pre.describe()
+    assert info["name"] == "cajnn" and info["weights"].endswith("cajnn_paper_ft.pth")
+    assert pre.num_parameters == 14_847_491 and info["config"] == {"nf": 64, "gc": 32, "nb": 20}
