@@ -43,8 +43,8 @@ def build_parser() -> tuple[ArgumentParser, dict]:
                              "input (x8 self-ensemble; 8x slower)")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                         help="arithmetic of network restorers: fp32 (default, the reference), bf16 (autocast, CPU "
-                             "or CUDA; cajnn and rrdb 2.6-3x faster than fp32 on this CPU with AVX512-BF16: "
-                             "benchmarks/restorers.py; "
+                             "or CUDA; on this CPU with AVX512-BF16 cajnn_small and rrdb 2.6-3x and the paper-configuration "
+                             "cajnn about 4x faster than fp32: benchmarks/restorers.py, docs/scaling.md; "
                              "Table I on Set5 + Set14 moves by at most 0.015 dB (DnCNN stays fp32)) or fp16 (CUDA only); "
                              "recorded with every result (docs/restorers.md, 'Precision')")
     parser.add_argument("--cache", default=None, metavar="DIR",
