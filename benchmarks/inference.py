@@ -8,8 +8,9 @@
    (counted with hooks on every Conv2d), effective GFLOP/s and its fraction of the reference rate; the
    memory format (channels_last or contiguous) is chosen per network by speed.
 3. The paper-configuration CAJNN's time for the whole Set5 (LR-JPEG QF 40 inputs), one image at a time.
-4. Peak RSS of tiled inference of the shipped CAJNN (through the `cajnn` preprocessor, default tiling)
-   on a 1024x768 LR input, in a fresh subprocess (resource.getrusage).
+4. Peak RSS of tiled inference of the shipped CAJNN (through the `cajnn` preprocessor, default tiling, bf16)
+   on a 1024x768 LR input, in a fresh subprocess (resource.getrusage); benchmarks/restore_memory.py
+   measures any restorer, size, tiling and precision.
 
 Background CAJNN training jobs (benchmarks/background.py) are paused while this runs and resumed
 in a `finally` block (`--no-pause` leaves it alone). Speed figures are not compared in tests.
@@ -123,8 +124,8 @@ torch.set_num_threads(int(sys.argv[2]))
 from harness.registry import BuildOptions
 from preproc.cajnn import CAJNN, DEFAULT_WEIGHTS, build_preprocessor
 from preproc.torch_restorer import TorchRestorer
-if DEFAULT_WEIGHTS.is_file():
-    pre, what = build_preprocessor(BuildOptions()), "shipped weights"
+if DEFAULT_WEIGHTS.is_file():   # the paper configuration: bf16 keeps the 16 MP call near a minute (fp32: ~5)
+    pre, what = build_preprocessor(BuildOptions(precision="bf16")), "shipped weights, bf16"
 else:
     pre, what = TorchRestorer(CAJNN(32, 16, 3), 4, "cajnn", BuildOptions()), "random nf32/gc16/nb3"
 img = np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
