@@ -67,6 +67,12 @@ class Preprocessor:
         return None
 
 
+def training_data(train_config: str | None) -> list[str]:
+    """Return the training folder names of a shipped training config (preproc/configs/NAME.json), or []: what the
+    report names for results written before restorers gave their `train_data` in `about()`."""
+    return _resolve("preproc.checkpoints:training_data")(train_config)
+
+
 def report_description(pre: Preprocessor) -> dict:
     """Return `pre.describe()` with each stage's `about()` added: what a task writes beside its tables for the
     report (the records stay keyed by `describe()` alone)."""

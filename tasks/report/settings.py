@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.registry import training_data
+
 PAPER = "paper's setting"
 # Restorers the paper used, with their size there (Table I); ours are trained here, never the authors'.
 NETWORKS = {
@@ -17,11 +19,11 @@ NOT_LEARNED = {"none", "bicubic", "down"}
 
 def _training(describe: dict) -> str:
     """Return how the weights were trained, from the restorer's description (`report_description`: its
-    `train_data` comes from the restorer's `about()`)."""
+    `train_data` comes from the restorer's `about()`; results written before that name it by the config)."""
     parts = []
     name = describe.get("train_config")
     if name:
-        folders = describe.get("train_data") or []
+        folders = describe.get("train_data") or training_data(name)
         parts.append("on " + "+".join(folders) if folders else "")
         parts.append(f"config {name}")
     if describe.get("iterations"):

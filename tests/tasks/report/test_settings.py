@@ -20,6 +20,8 @@ def test_training_data_reaches_the_report_but_not_the_record_keys():
     two = build("cajnn_small+down", BuildOptions())
     assert [s.get("train_data") for s in report_description(two)["stages"]] == [["T91", "BSD200"], None]
     assert "on T91+BSD200, config cpu_small" in restorer_setting(report_description(pre))
+    older = {k: v for k, v in CAJNN_SMALL.items() if k != "train_data"}   # results written before about()
+    assert restorer_setting(older) == restorer_setting(CAJNN_SMALL)
 
 
 def test_non_learned_stages_are_the_papers():
