@@ -225,7 +225,7 @@ def restorer_from_weights(name: str, loader: Callable[[object], tuple[nn.Module,
     if name not in options.weights and not path.is_file():
         raise HarnessError(f"shipped {name} weights {path} are missing; pass --weights {name}=PATH")
     model, meta = loader(path)
-    extra = {"weights": str(path), "weights_sha256": file_sha256(path), "config": meta["config"]}
+    extra = {"weights": project_relative(path), "weights_sha256": file_sha256(path), "config": meta["config"]}
     for key in ("iterations", "train_config", "train_wall_s"):
         if key in meta:
             extra[key] = meta[key]
@@ -235,6 +235,17 @@ def restorer_from_weights(name: str, loader: Callable[[object], tuple[nn.Module,
     if data:
         restorer.about_extra = {"train_data": data}
     return restorer
+
+
+def project_relative(path: Path) -> str:
+    """Return `path` relative to the project root when it lies inside it (the shipped weights: the same record keys
+    in every checkout of the project), else as given."""
+    from harness.provenance import PROJECT_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def training_data(train_config: str | None) -> list[str]:
