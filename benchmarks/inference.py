@@ -8,9 +8,9 @@
    (counted with hooks on every Conv2d), effective GFLOP/s and its fraction of the reference rate; the
    memory format (channels_last or contiguous) is chosen per network by speed.
 3. The paper-configuration CAJNN's time for the whole Set5 (LR-JPEG QF 40 inputs), one image at a time.
-4. Peak RSS of tiled inference of the shipped CAJNN (through the `cajnn` preprocessor, default tiling, bf16)
-   on a 1024x768 LR input, in a fresh subprocess (resource.getrusage); benchmarks/restore_memory.py
-   measures any restorer, size, tiling and precision.
+4. Peak RSS of tiled inference of the shipped CAJNN (the `cajnn` preprocessor, default tiling, bf16) on a
+   1024x768 LR input, in a fresh subprocess (`benchmarks/restore_memory.py`, which measures any restorer, size,
+   tiling and precision).
 
 Background CAJNN training jobs (benchmarks/background.py) are paused while this runs and resumed
 in a `finally` block (`--no-pause` leaves it alone). Speed figures are not compared in tests.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -116,29 +114,6 @@ def set5_time(model: nn.Module) -> tuple[float, int]:
     return time.perf_counter() - t, len(inputs)
 
 
-RSS_CHILD = r"""
-import resource, sys, time
-sys.path.insert(0, sys.argv[1])
-import numpy as np, torch
-torch.set_num_threads(int(sys.argv[2]))
-from harness.registry import BuildOptions
-from preproc.cajnn import CAJNN, DEFAULT_WEIGHTS, build_preprocessor
-from preproc.torch_restorer import TorchRestorer
-if DEFAULT_WEIGHTS.is_file():   # the paper configuration: bf16 keeps the 16 MP call near a minute (fp32: ~5)
-    pre, what = build_preprocessor(BuildOptions(precision="bf16")), "shipped weights, bf16"
-else:
-    pre, what = TorchRestorer(CAJNN(32, 16, 3), 4, "cajnn", BuildOptions()), "random nf32/gc16/nb3"
-img = np.random.default_rng(0).integers(0, 256, (768, 1024, 3), dtype=np.uint8)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t = time.perf_counter()
-out = pre(img)
-dt = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(f"{what}; output {out.shape}; tile {pre.tile_for(768, 1024)} overlap {pre.overlap}; "
-      f"{dt:.1f} s; peak RSS {peak / 1024:.0f} MiB (before the call {before / 1024:.0f} MiB)")
-"""
-
-
 def run(args) -> None:
     from preproc.cajnn import CAJNN, DEFAULT_WEIGHTS, load_cajnn, num_parameters
 
@@ -175,9 +150,11 @@ def run(args) -> None:
           f"(paper: 0.48 s on a Titan Xp)")
 
     if not args.skip_rss:
-        child = subprocess.run([sys.executable, "-c", RSS_CHILD, str(ROOT), str(args.threads)],
-                               capture_output=True, text=True, check=False)
-        line = child.stdout.strip() or child.stderr.strip().splitlines()[-1]
+        from benchmarks.restore_memory import measure
+
+        r = measure("cajnn", (768, 1024), None, "bf16", {}, args.threads)
+        line = r.get("error") or (f"shipped weights, bf16; output {r['out']}; tile {r['tile']}; {r['seconds']:.1f} s; "
+                                  f"peak RSS {r['peak_mib']:.0f} MiB (after building {r['built_mib']:.0f} MiB)")
         print(f"tiled inference, 1024x768 LR input -> 4096x3072: {line}")
 
 
@@ -190,6 +167,7 @@ def main() -> None:
     args = parser.parse_args()
     with paused_training(not args.no_pause):
         run(args)
+
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.background import paused_training  # noqa: E402
+from harness.errors import HarnessError  # noqa: E402
+from run_all import parse_weights  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -73,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-pause", action="store_true", help="do not pause background training jobs")
     args = parser.parse_args(argv)
-    weights = dict(w.split("=", 1) for w in args.weights if "=" in w)
-    if len(weights) != len(args.weights):
-        parser.error("--weights takes NAME=PATH items")
+    try:
+        weights = parse_weights(args.weights, [args.spec])   # as run_all.py reads it
+    except HarnessError as exc:
+        parser.error(str(exc))
     try:
         sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes]
         tiles = [None if t == "auto" else int(t) for t in args.tile]

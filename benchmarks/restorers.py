@@ -44,6 +44,7 @@ from benchmarks.threads import INPUTS, lr_input  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 from harness.registry import BuildOptions, build  # noqa: E402
 from preproc.torch_restorer import TorchRestorer  # noqa: E402
+from run_all import parse_weights  # noqa: E402
 
 VARIANTS = {"fp32": (False, "fp32"), "cl": (True, "fp32"), "bf16": (False, "bf16"), "bf16+cl": (True, "bf16")}
 # Issue 27's targets, on what the options run: `--precision fp32` (channels_last) and `--precision bf16` (bf16 +
@@ -120,9 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="weights for a named stage, e.g. cajnn=preproc/weights/cajnn_paper_ft.pth")
     parser.add_argument("--tile", type=int, default=0, help="tile size in LR pixels (default 0: untiled)")
     args = parser.parse_args(argv)
-    weights = dict(w.split("=", 1) for w in args.weights if "=" in w)
-    if len(weights) != len(args.weights):
-        parser.error("--weights takes NAME=PATH items")
+    try:
+        weights = parse_weights(args.weights, args.restorers + args.word_only)   # as run_all.py reads it
+    except HarnessError as exc:
+        parser.error(str(exc))
     torch.set_flush_denormal(True)
     inputs = {name: lr_input(*shape) for name, shape in INPUTS.items()}
     specs = {spec: list(inputs) for spec in args.restorers}

@@ -139,6 +139,7 @@ class StatusWriter:
     def __init__(self, ctx, task: Task, groups: list[Group], stores: dict):
         self.ctx, self.task, self.groups, self.stores = ctx, task, groups, stores
         self.ids = {g.name: [task.item_id(it) for it in run_items(ctx, g)] for g in groups}
+        self.about = {m.spec: report_description(ctx.preprocessor(m.spec)) for g in groups for m in g.methods if m.spec}
         self.last = 0.0
 
     def write(self, results: Results | None = None, force: bool = False) -> None:
@@ -155,7 +156,7 @@ class StatusWriter:
                                              results.of(g, m) if results is not None else None)
                        for m in g.methods}
             for m in g.methods:
-                methods[m.name].about = report_description(self.ctx.preprocessor(m.spec)) if m.spec else {}
+                methods[m.name].about = self.about.get(m.spec, {})
             entries[g.name] = GroupStatus(len(g.items), len(ids), results is not None, methods)
         update_status(self.ctx.task_dir(self.task.name), self.task.name, entries)
 
