@@ -127,7 +127,8 @@ def run_leaderboard(args: argparse.Namespace, tasks: dict[str, Task], names: lis
     specs = list(dict.fromkeys(s for name in names for s in plan[name]))
     config = {"tasks": names, "degradations": list(dict.fromkeys(d.tag for n in names for d in sweeps[n])),
               "restorers": {s: report_description(build(s, options)) for s in specs},
-              "restorers_per_task": plan, "data": data, "limit": args.limit}
+              "restorers_per_task": plan, "data": data, "limit": args.limit,
+              "precision": {name: options.precision for name in names}}
     rows, config, notes = keep_earlier_rows(out, rows, config, notes)
     return write_leaderboard(out, rows, config, notes)
 
@@ -155,7 +156,11 @@ def keep_earlier_rows(out: Path, rows: list[dict], config: dict, notes: list[str
     groups = sorted({tuple(v) for v in kept[GROUP].itertuples(index=False)})
     commit = earlier.provenance.get("commit", "?")
     previous = earlier.provenance.get("config", {})
+    kept_tasks = {g[0] for g in groups} - set(config.get("precision", {}))
+    precision = {**{t: previous.get("precision", {}).get(t, "fp32") for t in sorted(kept_tasks)},
+                 **config.get("precision", {})}
     config = {**config, "degradations": list(dict.fromkeys(previous.get("degradations", []) + config["degradations"])),
+              "precision": precision,
               "kept_from_earlier_runs": {"groups": [list(g) for g in groups], "provenance": earlier.provenance}}
     keep = [{k: v for k, v in r.items() if not pd.isna(v)} for r in kept.drop(columns=["rank", "ranked_against"],
                                                                                errors="ignore").to_dict("records")]
@@ -194,12 +199,24 @@ def write_leaderboard(out: Path, rows: list[dict], config: dict, notes: list[str
         *(["LR-to-GT gap recovered (faces): (AP of LR+x - AP of LR) / (AP of GT - AP of LR), hard setting, with "
            "its paired bootstrap 95% interval over images: 100% = as good as the original image."]
           if "gap_recovered" in frame and frame["gap_recovered"].notna().any() else []),
+        *precision_notes(config.get("precision", {})),
         *notes]
     paths = write_table(frame, out / "leaderboard", "Restorer leaderboard", prov, notes, display=display(frame))
     paths += plot_score_vs_degradation(frame, out, config["degradations"])
     paths += plot_gain_heatmap(frame, out)
     print((out / "leaderboard.md").read_text().split("<details>")[0])
     return paths
+
+
+def precision_notes(precision: dict[str, str]) -> list[str]:
+    """Return a note naming the tasks whose network restorers ran in reduced precision ({task: --precision})."""
+    reduced = {task: p for task, p in precision.items() if p != "fp32"}
+    if not reduced:
+        return []
+    return ["Arithmetic: the network restorers ran under autocast on "
+            + ", ".join(f"{task} (--precision {p})" for task, p in reduced.items())
+            + (", in fp32 on " + ", ".join(t for t in precision if t not in reduced) if len(reduced) < len(precision)
+               else "") + " (docs/restorers.md, Precision and memory format)."]
 
 
 def interval(value, low, high, digits: int) -> str:

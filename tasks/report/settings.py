@@ -37,10 +37,18 @@ def _training(describe: dict) -> str:
 
 
 def stage_setting(describe: dict) -> str:
-    """Return '' for a stage used as in the paper, else what stands in for the paper's stage."""
+    """Return '' for a stage used as in the paper, else what stands in for the paper's stage (and the
+    arithmetic, when the network ran under `--precision bf16` / `fp16` autocast rather than in fp32)."""
     name = str(describe.get("name", ""))
     if name in NOT_LEARNED:
         return ""
+    precision = describe.get("precision")
+    arithmetic = f", run in {precision} autocast (--precision {precision})" if precision else ""
+    return _network_setting(name, describe) + arithmetic
+
+
+def _network_setting(name: str, describe: dict) -> str:
+    """Return what stands in for the paper's stage `name` (a network of the paper, or a plug-in)."""
     if name in NETWORKS:
         label, paper_config, paper_size = NETWORKS[name]
         config = describe.get("config") or {}

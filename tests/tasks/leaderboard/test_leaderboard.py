@@ -101,6 +101,20 @@ def test_tasks_run_by_separate_commands_build_one_leaderboard(tmp_path, counted)
     assert counted["bicubic2"] == 2   # the second quality command reused every stored record
 
 
+def test_reduced_precision_of_one_command_is_a_note_that_outlives_later_commands(tmp_path):
+    out = tmp_path / "out"
+    common = ["--leaderboard", "--limit", "2", "--threads", "1", "--out", str(out), "--preproc", "bicubic"]
+    run_all.main([*common, "--task", "icdar13", "--degrade", "x4,q40", "--precision", "bf16"])
+    run_all.main([*common, "--task", "quality", "--degrade", "x4,q30"])
+    table = read_table(out / "leaderboard" / "leaderboard")
+    assert table.provenance["config"]["precision"] == {"icdar13": "bf16", "quality": "fp32"}
+    notes = [n for n in table.notes if n.startswith("Arithmetic:")]
+    assert notes == ["Arithmetic: the network restorers ran under autocast on icdar13 (--precision bf16), in fp32 on "
+                     "quality (docs/restorers.md, Precision and memory format)."]
+    run_all.main([*common, "--task", "icdar13", "--degrade", "x4,q40"])   # the text rows again, in fp32: no note
+    assert not any(n.startswith("Arithmetic:") for n in read_table(out / "leaderboard" / "leaderboard").notes)
+
+
 def test_face_rows_compare_each_method_with_the_one_above(tmp_path):
     out = tmp_path / "out"
     run_all.main(["--leaderboard", "--task", "widerface", "--preproc", "bicubic", "--degrade", "x4,q30", "--limit", "4",

@@ -91,3 +91,12 @@ def test_paper_values_stand_beside_ours_only_in_the_papers_setting():
     diffs = pd.DataFrame([{"condition": "GT", "baseline": "LR", "setting": "easy", "difference": 0.1,
                            "ci_low": 0.0, "ci_high": 0.2}])
     assert differences(diffs, jpeg).iloc[0]["ΔAP paper"] == "-" and differences(diffs, full).iloc[0]["ΔAP paper"] == "+0.076"
+
+
+def test_reduced_precision_is_named_beside_the_network():
+    # --precision bf16 adds "precision" to a network's description (preproc/torch_restorer.py); fp32 adds nothing.
+    assert restorer_setting({**CAJNN_SMALL, "precision": "bf16"}) == (
+        restorer_setting(CAJNN_SMALL) + ", run in bf16 autocast (--precision bf16)")
+    assert restorer_setting({"name": "waifu2x", "precision": "bf16"}) == (
+        "waifu2x: a plug-in restorer, not in the paper, run in bf16 autocast (--precision bf16)")
+    assert "autocast" not in restorer_setting(CAJNN_SMALL)
