@@ -37,14 +37,15 @@ def _training(describe: dict) -> str:
 
 
 def stage_setting(describe: dict) -> str:
-    """Return '' for a stage used as in the paper, else what stands in for the paper's stage (and the
-    arithmetic, when the network ran under `--precision bf16` / `fp16` autocast rather than in fp32)."""
+    """Return '' for a stage used as in the paper, else what stands in for the paper's stage (and how it ran,
+    when not plainly: under `--precision bf16` / `fp16` autocast, or with `--self-ensemble`)."""
     name = str(describe.get("name", ""))
     if name in NOT_LEARNED:
         return ""
     precision = describe.get("precision")
     arithmetic = f", run in {precision} autocast (--precision {precision})" if precision else ""
-    return _network_setting(name, describe) + arithmetic
+    ensemble = ", averaged over the 8 flips/rotations (--self-ensemble)" if describe.get("self_ensemble") else ""
+    return _network_setting(name, describe) + arithmetic + ensemble
 
 
 def _network_setting(name: str, describe: dict) -> str:

@@ -93,10 +93,13 @@ def test_paper_values_stand_beside_ours_only_in_the_papers_setting():
     assert differences(diffs, jpeg).iloc[0]["ΔAP paper"] == "-" and differences(diffs, full).iloc[0]["ΔAP paper"] == "+0.076"
 
 
-def test_reduced_precision_is_named_beside_the_network():
+def test_reduced_precision_and_self_ensemble_are_named_beside_the_network():
     # --precision bf16 adds "precision" to a network's description (preproc/torch_restorer.py); fp32 adds nothing.
     assert restorer_setting({**CAJNN_SMALL, "precision": "bf16"}) == (
         restorer_setting(CAJNN_SMALL) + ", run in bf16 autocast (--precision bf16)")
     assert restorer_setting({"name": "waifu2x", "precision": "bf16"}) == (
         "waifu2x: a plug-in restorer, not in the paper, run in bf16 autocast (--precision bf16)")
     assert "autocast" not in restorer_setting(CAJNN_SMALL)
+    assert restorer_setting({**CAJNN_SMALL, "self_ensemble": True}).endswith(
+        "; not the authors' weights, averaged over the 8 flips/rotations (--self-ensemble)")
+    assert "self-ensemble" not in restorer_setting({**CAJNN_SMALL, "self_ensemble": False})
