@@ -9,7 +9,7 @@ A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` 
 
 - pair mode `joint`: LR-JPEG -> HR (CAJNN); `car`: LR-JPEG -> clean LR (ARCNN, DnCNN); `sr`: clean
   LR -> HR (RRDBNet). LR = MATLAB bicubic x1/scale of the HR patch (`harness.degrade`), JPEG at a QF
-  drawn uniformly from `qf` per patch.
+  drawn uniformly from `qf` per patch; with `clean: P` a share P of the patches stays without JPEG.
 - Patches: an `hr_patch` px HR crop at a position that is a multiple of `scale`, one of the 8 dihedral
   transforms, then degraded **as a patch** (the JPEG 8x8 grid is aligned to the patch, not the image;
   cheaper than degrading whole images, and it varies the grid phase). With `context: C` (HR px) the
@@ -18,7 +18,7 @@ A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` 
   borders. Training images are held in RAM; images smaller than the patch are skipped.
 - L1 loss, Adam(0.9, 0.99), cosine annealing from `lr` to `eta_min` restarted after each of `periods`
   (the last period repeats), validation Y-PSNR on the first `val_images` images of `val_folder`
-  (excluded from training) at the QFs `val_qf`.
+  (excluded from training) at the QFs `val_qf` (null: without JPEG, logged as "clean").
 - Speed and averaging: `precision: "bf16"` runs the forward under bf16 autocast (fp32 master weights, loss
   and Adam; validation and export in fp32): 3.2x the fp32 channels_last step of the paper configuration
   on this CPU (avx512_bf16; `benchmarks/train_step.py`). `ema: D` keeps an exponential moving average of

@@ -36,10 +36,11 @@ class TrainConfig:
                                                           "../shared/data/train/BSD200"])
     val_folder: str = "../shared/data/train/BSD200"
     val_images: int = 10
-    val_qf: list = field(default_factory=lambda: [10, 40])
+    val_qf: list = field(default_factory=lambda: [10, 40])  # null: a condition without JPEG ("clean")
     hr_patch: int = 128
     context: int = 0  # HR px of image around each patch that is degraded with it and then cut away
     qf: list = field(default_factory=lambda: [10, 100])
+    clean: float = 0.0  # share of training patches left without JPEG (the rest: QF uniform in `qf`)
     batch: int = 16
     iterations: int = 100000
     lr: float = 2e-4
@@ -89,6 +90,11 @@ class TrainConfig:
                                f"{self.scale}")
         if not (1 <= self.qf[0] <= self.qf[1] <= 100):
             raise HarnessError(f"{where}: qf must be [low, high] within 1..100, got {self.qf}")
+        if not 0.0 <= self.clean <= 1.0:
+            raise HarnessError(f"{where}: clean must be a share in [0, 1], got {self.clean}")
+        if any(q is not None and not (isinstance(q, int) and 1 <= q <= 100) for q in self.val_qf):
+            raise HarnessError(f"{where}: val_qf entries must be QFs in 1..100 or null (no JPEG), "
+                               f"got {self.val_qf}")
         if not self.periods or min(self.periods) <= 0:
             raise HarnessError(f"{where}: periods must be positive, got {self.periods}")
         if self.precision not in PRECISIONS:

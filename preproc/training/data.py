@@ -24,15 +24,23 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
 
 
 
-def make_pair(hr: np.ndarray, pair: str, scale: int, quality: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (network input, target) uint8 arrays for one HR image or patch and a JPEG quality."""
+def make_pair(hr: np.ndarray, pair: str, scale: int, quality: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (network input, target) uint8 arrays for one HR image or patch and a JPEG quality (None: the
+    LR image without JPEG)."""
     hr = modcrop(hr, scale)
     lr = imresize(hr, 1.0 / scale)
+    degraded = lr if quality is None else jpeg(lr, quality)
     if pair == "joint":
-        return jpeg(lr, quality), hr
+        return degraded, hr
     if pair == "car":
-        return jpeg(lr, quality), lr
+        return degraded, lr
     return lr, hr
+
+
+
+def qf_label(quality: int | None) -> str:
+    """Return the name of a validation condition: "q10" for JPEG QF 10, "clean" for no JPEG (None)."""
+    return "clean" if quality is None else f"q{quality}"
 
 
 
@@ -80,6 +88,8 @@ class PatchSampler(torch.utils.data.Dataset):
             y = int(rng.integers((h - patch) // cfg.scale + 1)) * cfg.scale
             x = int(rng.integers((w - patch) // cfg.scale + 1)) * cfg.scale
             k, quality = int(rng.integers(8)), int(rng.integers(cfg.qf[0], cfg.qf[1] + 1))
+            if cfg.clean and rng.random() < cfg.clean:  # drawn only when set: older configs keep their batches
+                quality = None
             if cfg.context:
                 inp, tgt = pair_in_context(img, y, x, patch, cfg, k, quality)
             else:

@@ -20,7 +20,8 @@ from harness.image import list_images, load_image
 from harness.metrics import psnr_y
 from harness.resize import imresize
 from preproc.training.config import TrainConfig, _resolve_path, build_model
-from preproc.training.data import PatchSampler, batch_loader, load_folder_images, make_pair, to_image, to_tensor
+from preproc.training.data import (PatchSampler, batch_loader, load_folder_images, make_pair, qf_label,
+                                   to_image, to_tensor)
 from preproc.transfer import PRETRAINED
 
 
@@ -52,24 +53,26 @@ class Validator:
     """Y-PSNR of the model on held-out images at fixed QFs, beside the bicubic baseline."""
 
     def __init__(self, images: list[tuple[str, np.ndarray]], config: TrainConfig):
-        self.pairs = {}  # qf -> list of (input uint8, target uint8)
+        self.pairs = {}  # label ("q10", or "clean" for no JPEG) -> list of (input uint8, target uint8)
         self.baseline = {}
         for quality in config.val_qf:
+            label = qf_label(quality)
             pairs = [make_pair(img, config.pair, config.scale, quality) for _, img in images]
-            self.pairs[quality] = pairs
+            self.pairs[label] = pairs
             up = config.scale if config.pair != "car" else 1
-            self.baseline[quality] = float(np.mean(
+            self.baseline[label] = float(np.mean(
                 [psnr_y(imresize(i, up) if up > 1 else i, t) for i, t in pairs])) if pairs else None
 
     @torch.inference_mode()
     def __call__(self, model: nn.Module, device: torch.device) -> dict[str, float]:
-        """Return {"q10": mean Y-PSNR, ..., "mean": mean over QFs} of `model` (set to eval, then back)."""
+        """Return {"q10": mean Y-PSNR, ..., "mean": mean over the conditions} of `model` (set to eval, then
+        back); a `val_qf` entry of null is the condition without JPEG, "clean"."""
         was_training = model.training
         model.eval()
         result = {}
-        for quality, pairs in self.pairs.items():
+        for label, pairs in self.pairs.items():
             scores = [psnr_y(to_image(model(to_tensor(i).to(device))), t) for i, t in pairs]
-            result[f"q{quality}"] = float(np.mean(scores))
+            result[label] = float(np.mean(scores))
         model.train(was_training)
         result["mean"] = float(np.mean(list(result.values())))
         return result
@@ -254,7 +257,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                        else ""))
         if validator:
             _say(quiet, f"validation bicubic Y-PSNR: " +
-                 ", ".join(f"q{q} {v:.3f}" for q, v in validator.baseline.items()))
+                 ", ".join(f"{label} {v:.3f}" for label, v in validator.baseline.items()))
 
     stop = {"flag": False}
 
@@ -275,7 +278,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         nonlocal best
         scores = validator(val_model, dev)
         entry = {"iter": iteration, "weights": "ema" if ema is not None else "model", "val_psnr": scores,
-                 "val_gain": {k: scores[k] - validator.baseline[int(k[1:])]
+                 "val_gain": {k: scores[k] - validator.baseline[k]
                               for k in scores if k != "mean"}}
         log.write(json.dumps(entry) + "\n")
         log.flush()

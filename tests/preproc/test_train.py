@@ -11,7 +11,12 @@ from PIL import Image
 
 from harness.errors import HarnessError
 from preproc.training.config import TrainConfig
-from preproc.training.data import PatchSampler, batch_loader, dihedral, load_folder_images, make_pair, pair_in_context
+from harness.degrade import modcrop
+from harness.image import list_images, load_image
+from harness.metrics import psnr_y
+from harness.resize import imresize
+from preproc.training.data import (PatchSampler, batch_loader, dihedral, load_folder_images, make_pair,
+                                   pair_in_context, to_image)
 from preproc.training.loop import lr_at, train
 
 
@@ -251,9 +256,48 @@ def test_bf16_training_follows_fp32(tmp_path):
     assert all(v.dtype == torch.float32 for v in master.values())  # the weights stay fp32
 
 
-@pytest.mark.parametrize("field, value", [("precision", "fp16"), ("ema", 1.0), ("warmup", -1)])
+@pytest.mark.parametrize("field, value", [("precision", "fp16"), ("ema", 1.0), ("warmup", -1), ("clean", 1.5),
+                                          ("val_qf", [20, 0]), ("val_qf", ["clean"])])
 def test_bad_precision_ema_warmup_are_refused(tmp_path, field, value):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({field: value}))
     with pytest.raises(HarnessError, match=field):
         TrainConfig.load(str(path))
+
+
+def test_quality_none_is_the_lr_image_without_jpeg():
+    hr = np.random.default_rng(1).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    lr = imresize(hr, 0.25)
+    for mode, target in {"joint": hr, "car": lr}.items():
+        inp, tgt = make_pair(hr, mode, 4, None)
+        assert np.array_equal(inp, lr) and np.array_equal(tgt, target)
+    assert not np.array_equal(make_pair(hr, "joint", 4, 90)[0], lr)  # any JPEG changes the pixels
+
+
+def test_clean_share_of_training_patches(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    images = [img for _, img in load_folder_images(cfg.train_folders)]
+
+    def clean_count(share):  # patches of 40 batches whose input is exactly the bicubic LR of the target
+        cfg.clean = share
+        sampler = PatchSampler(images, cfg, seed=0, batch=2)
+        batches = [sampler[i] for i in range(40)]
+        return sum(np.array_equal(to_image(inp[j:j + 1]), imresize(to_image(tgt[j:j + 1]), 0.25))
+                   for inp, tgt in batches for j in range(2))
+
+    assert clean_count(0.0) == 0
+    assert clean_count(1.0) == 80
+    assert 20 <= clean_count(0.5) <= 60  # binomial(80, 0.5): outside this with probability < 1e-4
+
+
+def test_validation_without_jpeg_is_logged_as_clean(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    cfg.val_qf, cfg.iterations = [None, 20], 2
+    train(cfg, tmp_path / "run", threads=1, iterations=2, quiet=True)
+    entry = [e for e in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines())
+             if "val_psnr" in e][-1]
+    assert set(entry["val_gain"]) == {"clean", "q20"}
+    hr = modcrop(load_image(next(iter(list_images(tmp_path / "val")))), 4)
+    bicubic = psnr_y(imresize(imresize(hr, 0.25), 4), hr)  # the clean baseline, by hand
+    assert entry["val_psnr"]["clean"] - entry["val_gain"]["clean"] == pytest.approx(bicubic, abs=1e-9)
+    assert entry["val_psnr"]["mean"] == pytest.approx((entry["val_psnr"]["clean"] + entry["val_psnr"]["q20"]) / 2)
