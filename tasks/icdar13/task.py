@@ -246,7 +246,7 @@ def write_tables(ctx: RunContext, group: Group, numbers: dict) -> list[Path]:
     if cond.degradation:
         d = cond.degradation
         notes.append(f"Inputs degraded first (--degrade {d.tag}): modcrop {d.scale}, MATLAB bicubic x1/{d.scale}"
-                     + (f", JPEG quality {d.quality}" if d.quality else "") + "; `none` = the LR-JPEG crop itself. "
+                     + (f", JPEG quality {d.quality}" if d.quality else "") + "; `none` = the degraded crop itself. "
                      "Crops smaller than the scale factor are failures.")
     else:
         notes.append("Inputs: the original word crops.")
