@@ -8,10 +8,9 @@ import sys
 import numpy as np
 import torch
 
-from harness.degrade import jpeg, modcrop
+from harness.degrade import degrade, jpeg
 from harness.errors import HarnessError
 from harness.image import ImageLoadError, list_images, load_image
-from harness.resize import imresize
 from preproc.training.config import TrainConfig, _resolve_path
 
 
@@ -27,8 +26,7 @@ def dihedral(img: np.ndarray, k: int) -> np.ndarray:
 def make_pair(hr: np.ndarray, pair: str, scale: int, quality: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Return (network input, target) uint8 arrays for one HR image or patch and a JPEG quality (None: the
     LR image without JPEG)."""
-    hr = modcrop(hr, scale)
-    lr = imresize(hr, 1.0 / scale)
+    hr, lr = degrade(hr, scale)  # modcrop, MATLAB bicubic x1/scale, no JPEG
     degraded = lr if quality is None else jpeg(lr, quality)
     if pair == "joint":
         return degraded, hr
