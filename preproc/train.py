@@ -33,7 +33,8 @@ degrade patches as fast as the GPU trains), and the same after a resume.
 
 The output folder holds `last.pth` (model, optimizer, iteration: an interrupted run resumes exactly),
 `best.pth` (weights with the best validation PSNR, in the shippable format
-`{"params", "config", "iterations", ...}`) and `log.jsonl` (the curve). Without `last.pth`, `--init`
+`{"params", "config", "iterations", ...}`) and `log.jsonl` (the curve); with `snapshots: true` also each
+validation's weights as `val_<iteration>.pth`, the ingredients `python -m preproc.soup` averages. Without `last.pth`, `--init`
 (or the config's `init`) starts from existing weights, or from a pretrained model by name:
 `realesrgan-x4plus` loads Real-ESRGAN x4plus into an RRDBNet as it is, or maps it into CAJNN
 (`preproc.transfer.cajnn_from_rrdbnet`; the mapped, unmapped and new tensors go to the log). With

@@ -58,6 +58,7 @@ class TrainConfig:
     precision: str = "fp32"  # "bf16": forward under autocast (fp32 master weights and loss; fp32 validation)
     ema: float = 0.0  # decay of an exponential moving average of the weights (0: off); validated and exported
     warmup: int = 0  # iterations of linear lr warm-up whenever the optimizer starts fresh
+    snapshots: bool = False  # also keep each validation's weights as val_<iteration>.pth (for `preproc.soup`)
 
     @classmethod
     def load(cls, name_or_path: str) -> "TrainConfig":

@@ -21,10 +21,6 @@ def export_weights(out_dir: str | Path, destination: str | Path, half: bool = Fa
 
     Returns the file's metadata (everything but the tensors).
     """
-    import platform
-
-    from harness.store import atomic_write_bytes
-
     source = Path(out_dir) / "best.pth"
     if source.is_file():
         obj = torch.load(source, map_location="cpu", weights_only=True)
@@ -36,13 +32,24 @@ def export_weights(out_dir: str | Path, destination: str | Path, half: bool = Fa
                "train_config": config.name, "train_wall_s": round(ckpt.get("elapsed_s", 0.0))}
     else:
         raise HarnessError(f"{source}: no best weights yet, and no last.pth checkpoint either")
-    obj["params"] = {k: (v.half() if half else v.float()).contiguous() for k, v in obj["params"].items()}
     if note:
         obj["note"] = note
+    return save_weights(obj, destination, half)
+
+
+def save_weights(obj: dict, destination: str | Path, half: bool = False) -> dict:
+    """Write the shippable weights dict `obj` to `destination` atomically, its tensors as fp16 when `half`
+    (else fp32), stamped with the machine and the export time; return its metadata (all but the tensors)."""
+    import io
+    import platform
+
+    from harness.store import atomic_write_bytes
+
+    obj = dict(obj)
+    obj["params"] = {k: (v.half() if half else v.float()).contiguous() for k, v in obj["params"].items()}
     obj["machine"] = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, " \
                      f"torch {torch.__version__}".replace("  ", " ")
     obj["exported"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    import io
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(Path(destination), buffer.getvalue())

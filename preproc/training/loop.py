@@ -79,6 +79,15 @@ class Validator:
 
 
 
+def validation_images(config: TrainConfig) -> list[tuple[str, np.ndarray]]:
+    """The (path, image) pairs `config` validates on: the first `val_images` images of `val_folder`."""
+    if config.val_images <= 0:
+        return []
+    paths = list_images(_resolve_path(config.val_folder))[:config.val_images]
+    return [(str(p), load_image(p)) for p in paths]
+
+
+
 def atomic_torch_save(obj, path: Path) -> None:
     """torch.save to a temporary file in the same folder, then os.replace."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -204,12 +213,8 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
     if not last.exists():
         warmup_from = iteration
 
-    val_skip = set()
-    val_images = []
-    if config.val_images > 0:
-        val_paths = list_images(_resolve_path(config.val_folder))[:config.val_images]
-        val_skip = {str(p) for p in val_paths}
-        val_images = [(str(p), load_image(p)) for p in val_paths]
+    val_images = validation_images(config)
+    val_skip = {path for path, _ in val_images}
     train_images = load_folder_images(config.train_folders, skip=val_skip)
     batch = max(1, config.batch // world)
     sampler = PatchSampler([img for _, img in train_images], config, seed=config.seed + 1000 * rank,
@@ -285,11 +290,12 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         _say(quiet, f"it {iteration} validation Y-PSNR " +
              ", ".join(f"{k} {v:.3f} ({entry['val_gain'][k]:+.3f} dB)"
                        for k, v in scores.items() if k != "mean"))
+        weights = weights_file(val_model, config, iteration, {"val_psnr": scores, "train_wall_s": round(elapsed)})
+        if config.snapshots:
+            atomic_torch_save(weights, out_dir / f"val_{iteration:06d}.pth")
         if scores["mean"] > best:
             best = scores["mean"]
-            atomic_torch_save(weights_file(val_model, config, iteration,
-                                           {"val_psnr": scores, "train_wall_s": round(elapsed)}),
-                              out_dir / "best.pth")
+            atomic_torch_save(weights, out_dir / "best.pth")
 
     net.train()
     running, count, t_mark, it_mark = 0.0, 0, time.time(), iteration
