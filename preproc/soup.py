@@ -12,7 +12,8 @@ SRC is a shippable weights file (`{"params": ...}`, e.g. `best.pth`, `val_004000
 preproc/weights/) or a trainer's `last.pth` (its EMA weights when it keeps one). Without `--greedy` OUT is
 the uniform average of all SRC. With `--greedy CONFIG` each SRC is first scored alone on the validation
 images of the training config CONFIG (its `val_folder`, `val_images`, `val_qf`: the mean Y-PSNR the trainer
-selects by), then the paper's greedy soup is built: start from the best, add each next-best ingredient
+selects by; the score a trainer stored in the file is used when its run validated the same way),
+then the paper's greedy soup is built: start from the best, add each next-best ingredient
 when the average with it scores at least as well as without it. OUT records every ingredient (path,
 sha256, iteration, run) and the scores, so the file says how it was made.
 """
@@ -74,13 +75,16 @@ def average(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return result
 
 
-def greedy_soup(states: list[dict[str, torch.Tensor]],
-                score: Callable[[dict[str, torch.Tensor]], float]) -> tuple[list[int], list[dict]]:
+def greedy_soup(states: list[dict[str, torch.Tensor]], score: Callable[[dict[str, torch.Tensor]], float],
+                known: list[float | None] | None = None) -> tuple[list[int], list[dict]]:
     """Wortsman et al.'s greedy soup: return (indices of the chosen ingredients, the log of every score).
 
-    Ingredients are ranked by `score` alone (higher is better); starting from the best, each next one joins
-    when the average with it scores at least the soup's score without it."""
-    log = [{"step": "alone", "ingredient": i, "score": score(state)} for i, state in enumerate(states)]
+    Ingredients are ranked by `score` alone (higher is better; `known[i]`, when not None, is ingredient i's
+    score already measured, e.g. by the trainer); starting from the best, each next one joins when the
+    average with it scores at least the soup's score without it."""
+    known = known or [None] * len(states)
+    log = [{"step": "alone", "ingredient": i, "score": score(state) if known[i] is None else known[i],
+            **({"stored": True} if known[i] is not None else {})} for i, state in enumerate(states)]
     order = sorted(range(len(states)), key=lambda i: -log[i]["score"])
     chosen, best = [order[0]], log[order[0]]["score"]
     for i in order[1:]:
@@ -90,6 +94,30 @@ def greedy_soup(states: list[dict[str, torch.Tensor]],
             chosen.append(i)
             best = value
     return chosen, log
+
+
+def _validation_setting(config) -> tuple:
+    from preproc.training.config import _resolve_path
+
+    return (str(_resolve_path(config.val_folder).resolve()), config.val_images, list(config.val_qf), config.pair,
+            config.scale)
+
+
+def stored_score(meta: dict, config_name: str) -> float | None:
+    """The validation mean the trainer stored in an ingredient (`val_psnr`), when the run that stored it
+    validated exactly as the config `config_name` does (same images, QFs, pair mode and scale); else None."""
+    from preproc.training.config import TrainConfig
+
+    stored = meta.get("val_psnr")
+    if not isinstance(stored, dict) or "mean" not in stored or not meta.get("train_config"):
+        return None
+    try:
+        run, target = TrainConfig.load(meta["train_config"]), TrainConfig.load(config_name)
+    except HarnessError:  # the run's config is not in preproc/configs/: score it here
+        return None
+    if _validation_setting(run) != _validation_setting(target):
+        return None
+    return float(stored["mean"])
 
 
 def validation_scorer(config_name: str, meta: dict) -> tuple[Callable, Callable]:
@@ -146,10 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         obj = {k: metas[0][k] for k in MODEL_KEYS if k in metas[0]}
         if args.greedy:
             score, scores = validation_scorer(args.greedy, metas[0])
-            chosen, log = greedy_soup(list(states), score)
+            known = [stored_score(m, args.greedy) for m in metas]
+            chosen, log = greedy_soup(list(states), score, known)
             for entry in log:
-                name = Path(args.sources[entry["ingredient"]]).name
-                kept = "" if entry["step"] == "alone" else (" kept" if entry["kept"] else " dropped")
+                name = args.sources[entry["ingredient"]]
+                kept = (" (stored by the trainer)" if entry.get("stored") else "") if entry["step"] == "alone" \
+                    else (" kept" if entry["kept"] else " dropped")
                 print(f"{entry['step']:5s} {name}: validation mean {entry['score']:.4f} dB{kept}", flush=True)
             params = average([states[i] for i in chosen])
             obj["val_psnr"] = scores(params)

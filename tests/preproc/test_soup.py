@@ -97,3 +97,26 @@ def test_greedy_cli_scores_like_the_trainer(tmp_path, capsys):
     best = max(range(2), key=lambda i: stored[i])
     assert out["soup"]["chosen"][0] == best and out["val_psnr"]["mean"] >= stored[best]
     assert "validation mean" in capsys.readouterr().out
+
+
+def test_greedy_soup_uses_known_scores_without_scoring_again():
+    states = [{"w": torch.tensor([0.0])}, {"w": torch.tensor([2.0])}]
+    calls = []
+
+    def score(state):
+        calls.append(state["w"].item())
+        return -abs(state["w"].item() - 1.5)
+
+    chosen, log = greedy_soup(states, score, known=[-1.5, None])
+    assert calls == [2.0, 1.0]  # ingredient 1 alone, then the average; ingredient 0's score was known
+    assert chosen == [1, 0] and log[0] == {"step": "alone", "ingredient": 0, "score": -1.5, "stored": True}
+
+
+def test_stored_score_only_when_the_run_validated_the_same_way():
+    from preproc.soup import stored_score
+
+    meta = {"train_config": "paper_ft_mixed_patch24", "val_psnr": {"clean": 29.0, "mean": 27.5}}
+    assert stored_score(meta, "paper_ft_mixed_patch40") == 27.5  # same images and conditions, other patches
+    assert stored_score(meta, "paper_ft_qf10_50_bsds500") is None  # validates without the clean condition
+    assert stored_score({**meta, "train_config": "not_a_config"}, "paper_ft_mixed_patch40") is None
+    assert stored_score({"train_config": "paper_ft_mixed_patch24"}, "paper_ft_mixed_patch40") is None
