@@ -76,20 +76,29 @@ def average(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 
 
 def greedy_soup(states: list[dict[str, torch.Tensor]], score: Callable[[dict[str, torch.Tensor]], float],
-                known: list[float | None] | None = None) -> tuple[list[int], list[dict]]:
+                known: list[float | None] | None = None,
+                on_step: Callable[[dict], None] | None = None) -> tuple[list[int], list[dict]]:
     """Wortsman et al.'s greedy soup: return (indices of the chosen ingredients, the log of every score).
 
     Ingredients are ranked by `score` alone (higher is better; `known[i]`, when not None, is ingredient i's
     score already measured, e.g. by the trainer); starting from the best, each next one joins when the
-    average with it scores at least the soup's score without it."""
+    average with it scores at least the soup's score without it. `on_step` sees each log entry as it is made."""
     known = known or [None] * len(states)
-    log = [{"step": "alone", "ingredient": i, "score": score(state) if known[i] is None else known[i],
-            **({"stored": True} if known[i] is not None else {})} for i, state in enumerate(states)]
+    log = []
+
+    def record(entry: dict) -> None:
+        log.append(entry)
+        if on_step:
+            on_step(entry)
+
+    for i, state in enumerate(states):
+        record({"step": "alone", "ingredient": i, "score": score(state) if known[i] is None else known[i],
+                **({"stored": True} if known[i] is not None else {})})
     order = sorted(range(len(states)), key=lambda i: -log[i]["score"])
     chosen, best = [order[0]], log[order[0]]["score"]
     for i in order[1:]:
         value = score(average([states[j] for j in chosen + [i]]))
-        log.append({"step": "try", "ingredient": i, "with": list(chosen), "score": value, "kept": value >= best})
+        record({"step": "try", "ingredient": i, "with": list(chosen), "score": value, "kept": value >= best})
         if value >= best:
             chosen.append(i)
             best = value
@@ -175,12 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.greedy:
             score, scores = validation_scorer(args.greedy, metas[0])
             known = [stored_score(m, args.greedy) for m in metas]
-            chosen, log = greedy_soup(list(states), score, known)
-            for entry in log:
+
+            def show(entry: dict) -> None:  # one line per score, as it comes (each takes minutes on a CPU)
                 name = args.sources[entry["ingredient"]]
                 kept = (" (stored by the trainer)" if entry.get("stored") else "") if entry["step"] == "alone" \
                     else (" kept" if entry["kept"] else " dropped")
                 print(f"{entry['step']:5s} {name}: validation mean {entry['score']:.4f} dB{kept}", flush=True)
+
+            chosen, log = greedy_soup(list(states), score, known, on_step=show)
             params = average([states[i] for i in chosen])
             obj["val_psnr"] = scores(params)
             obj["soup"] = {"method": f"greedy on the validation images of {args.greedy}",
