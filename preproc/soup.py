@@ -20,7 +20,6 @@ sha256, iteration, run) and the scores, so the file says how it was made.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from harness.errors import HarnessError
+from harness.store import file_sha256
 from preproc.checkpoints import read_checkpoint
 
 MODEL_KEYS = ("config", "model_name", "pair")  # metadata that must agree between ingredients
@@ -151,14 +151,6 @@ def validation_scorer(config_name: str, meta: dict) -> tuple[Callable, Callable]
     return (lambda state: scores(state)["mean"]), scores
 
 
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preproc.soup", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="the averaged weights file to write")
@@ -178,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             differs = [k for k in MODEL_KEYS if meta.get(k) != metas[0].get(k)]
             if differs:
                 raise HarnessError(f"soup: {path} is another network than {args.sources[0]} ({', '.join(differs)})")
-        ingredients = [{"path": str(p), "sha256": sha256(p), "iterations": m.get("iterations"),
+        ingredients = [{"path": str(p), "sha256": file_sha256(p), "iterations": m.get("iterations"),
                         "train_config": m.get("train_config")} for p, m in zip(args.sources, metas)]
         obj = {k: metas[0][k] for k in MODEL_KEYS if k in metas[0]}
         if args.greedy:

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from harness.errors import HarnessError
-from preproc.soup import average, greedy_soup, main, read_ingredient, sha256
+import hashlib
+from preproc.soup import average, greedy_soup, main, read_ingredient
 from preproc.training.loop import train
 
 
@@ -62,7 +63,7 @@ def test_cli_writes_the_uniform_average_with_its_ingredients(tmp_path, capsys):
     out = torch.load(tmp_path / "soup.pth", weights_only=True)
     a, b = (torch.load(p, weights_only=True)["params"] for p in sources)
     assert all(torch.allclose(out["params"][k], (a[k] + b[k]) / 2, atol=1e-7) for k in a)
-    assert [i["sha256"] for i in out["soup"]["ingredients"]] == [sha256(p) for p in sources]
+    assert [i["sha256"] for i in out["soup"]["ingredients"]] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in sources]
     assert out["iterations"] == 4 and out["model_name"] == "cajnn" and out["soup"]["method"] == "uniform"
 
 
