@@ -9,7 +9,9 @@ A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` 
 
 - pair mode `joint`: LR-JPEG -> HR (CAJNN); `car`: LR-JPEG -> clean LR (ARCNN, DnCNN); `sr`: clean
   LR -> HR (RRDBNet). LR = MATLAB bicubic x1/scale of the HR patch (`harness.degrade`), JPEG at a QF
-  drawn uniformly from `qf` per patch; with `clean: P` a share P of the patches stays without JPEG.
+  drawn uniformly from `qf` per patch; with `clean: P` a share P of the patches stays without JPEG; with
+  `text: P` a share P gets a random synthetic word drawn on its HR patch first (`preproc.training.text`:
+  matplotlib's fonts, 16-72 HR px high, i.e. word-crop sizes in LR; no text test data).
 - Patches: an `hr_patch` px HR crop at a position that is a multiple of `scale`, one of the 8 dihedral
   transforms, then degraded **as a patch** (the JPEG 8x8 grid is aligned to the patch, not the image;
   cheaper than degrading whole images, and it varies the grid phase). With `context: C` (HR px) the

@@ -41,6 +41,7 @@ class TrainConfig:
     context: int = 0  # HR px of image around each patch that is degraded with it and then cut away
     qf: list = field(default_factory=lambda: [10, 100])
     clean: float = 0.0  # share of training patches left without JPEG (the rest: QF uniform in `qf`)
+    text: float = 0.0  # share of training patches with a random word drawn on them (preproc.training.text)
     batch: int = 16
     iterations: int = 100000
     lr: float = 2e-4
@@ -91,8 +92,9 @@ class TrainConfig:
                                f"{self.scale}")
         if not (1 <= self.qf[0] <= self.qf[1] <= 100):
             raise HarnessError(f"{where}: qf must be [low, high] within 1..100, got {self.qf}")
-        if not 0.0 <= self.clean <= 1.0:
-            raise HarnessError(f"{where}: clean must be a share in [0, 1], got {self.clean}")
+        for share in ("clean", "text"):
+            if not 0.0 <= getattr(self, share) <= 1.0:
+                raise HarnessError(f"{where}: {share} must be a share in [0, 1], got {getattr(self, share)}")
         if any(q is not None and not (isinstance(q, int) and 1 <= q <= 100) for q in self.val_qf):
             raise HarnessError(f"{where}: val_qf entries must be QFs in 1..100 or null (no JPEG), "
                                f"got {self.val_qf}")

@@ -88,6 +88,8 @@ class PatchSampler(torch.utils.data.Dataset):
             k, quality = int(rng.integers(8)), int(rng.integers(cfg.qf[0], cfg.qf[1] + 1))
             if cfg.clean and rng.random() < cfg.clean:  # drawn only when set: older configs keep their batches
                 quality = None
+            if cfg.text and rng.random() < cfg.text:  # likewise
+                img, y, x = with_word(img, y, x, patch, cfg, rng)
             if cfg.context:
                 inp, tgt = pair_in_context(img, y, x, patch, cfg, k, quality)
             else:
@@ -95,6 +97,21 @@ class PatchSampler(torch.utils.data.Dataset):
             inputs.append(inp)
             targets.append(tgt)
         return to_tensor(np.stack(inputs)), to_tensor(np.stack(targets))
+
+
+
+def with_word(img: np.ndarray, y: int, x: int, patch: int, cfg: TrainConfig,
+              rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+    """Return (window, y, x): a copy of the patch at (y, x) with up to `cfg.context` px of image around
+    it, a random word drawn inside the patch (preproc.training.text), and the patch's place in the window."""
+    from preproc.training.text import draw_word
+    s = cfg.scale
+    h, w = (img.shape[0] // s) * s, (img.shape[1] // s) * s
+    y0, x0 = max(0, y - cfg.context), max(0, x - cfg.context)
+    window = img[y0:min(h, y + patch + cfg.context), x0:min(w, x + patch + cfg.context)].copy()
+    y, x = y - y0, x - x0
+    window[y:y + patch, x:x + patch] = draw_word(window[y:y + patch, x:x + patch], rng)
+    return window, y, x
 
 
 
