@@ -6,6 +6,7 @@ JPEG atomically. Matplotlib runs headless (Agg).
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,20 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+@lru_cache(maxsize=1)
+def _font_codepoints() -> frozenset[int]:
+    """Return the characters matplotlib's default font can draw."""
+    from matplotlib import font_manager, ft2font
+    return frozenset(ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties())).get_charmap())
+
+
+def drawable(text: str) -> str:
+    """Return `text` with each character the figures' font cannot draw (e.g. a CJK character that a
+    recogniser read) as U+FFFD, instead of an empty box and a matplotlib warning per glyph."""
+    known = _font_codepoints()
+    return "".join(c if ord(c) in known or c.isspace() else "\N{REPLACEMENT CHARACTER}" for c in text)
 
 
 def _save(fig, path: Path, dpi: int = 100) -> Path:
@@ -86,8 +101,8 @@ def word_strip(words: list[dict], path: Path, columns: int = 4) -> Path:
         ax.axis("off")
     for ax, word in zip(axes.ravel(), words):
         ax.imshow(word["image"], interpolation="nearest")
-        ax.set_title(word["title"], fontsize=8, color=word.get("color", "black"))
-        ax.text(0.5, -0.06, word["caption"], transform=ax.transAxes, ha="center", va="top", fontsize=7)
+        ax.set_title(drawable(word["title"]), fontsize=8, color=word.get("color", "black"))
+        ax.text(0.5, -0.06, drawable(word["caption"]), transform=ax.transAxes, ha="center", va="top", fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
 

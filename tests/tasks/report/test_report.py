@@ -314,3 +314,17 @@ def test_report_figures_read_well(tmp_path, monkeypatch):
             Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / f"{name}.png")
     rows = pd.DataFrame([{"set": s, "qf": 10, "method": "bicubic"} for s in ("Set14", "Set5")])
     assert [f.path.name for f in grids(task_dir, tmp_path / "report", rows)] == ["quality_Set5_a.png", "quality_Set14_a.png"]
+
+
+def test_word_strip_draws_characters_its_font_lacks_as_one_mark(tmp_path):
+    """RapidOCR can read a Latin word as CJK characters; the strip shows U+FFFD for them, without warnings."""
+    import warnings
+
+    from tasks.report import figures
+
+    assert figures.drawable("Park 国x") == "Park \N{REPLACEMENT CHARACTER}x"
+    assert figures.drawable("Café-24") == "Café-24"
+    words = [{"image": np.zeros((12, 40, 3), np.uint8), "title": "PARK", "caption": "none: 国 / cajnn: park"}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert figures.word_strip(words, tmp_path / "w.png").is_file()
