@@ -81,7 +81,7 @@ def draw_word(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     word = random_word(rng)
     left, top, right, bottom = draw.textbbox((0, 0), word, font=font)
     h, w = region.shape[:2]
-    x = int(rng.integers(0, max(1, w - (right - left)) )) - left
+    x = int(rng.integers(0, max(1, w - (right - left)))) - left
     y = int(rng.integers(0, max(1, h - (bottom - top)))) - top
     box = (x + left, y + top, x + right, y + bottom)
     background = region.reshape(-1, 3).mean(axis=0)
