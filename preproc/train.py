@@ -4,8 +4,9 @@
     python -m preproc.train --config paper --out runs/cajnn_paper --device cuda --workers 8
     torchrun --nproc_per_node 4 -m preproc.train --config paper --out runs/cajnn_paper --device cuda
 
-A config (`preproc/configs/NAME.json`, or a path) names the model (`model.name` in MODELS, or
-`module:Class`, plus its constructor arguments), the pair mode, the data and the schedule:
+A config (`preproc/configs/NAME.json`, or a path; `"base": OTHER` takes config OTHER's fields and replaces
+those it names) names the model (`model.name` in MODELS, or `module:Class`, plus its constructor arguments),
+the pair mode, the data and the schedule:
 
 - pair mode `joint`: LR-JPEG -> HR (CAJNN); `car`: LR-JPEG -> clean LR (ARCNN, DnCNN); `sr`: clean
   LR -> HR (RRDBNet). LR = MATLAB bicubic x1/scale of the HR patch (`harness.degrade`), JPEG at a QF

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -62,7 +62,7 @@ class TrainConfig:
     snapshots: bool = False  # also keep each validation's weights as val_<iteration>.pth (for `preproc.soup`)
 
     @classmethod
-    def load(cls, name_or_path: str) -> "TrainConfig":
+    def load(cls, name_or_path: str, _chain: tuple = ()) -> "TrainConfig":
         """Return the config named `name_or_path` (in preproc/configs/) or stored at that path."""
         path = Path(name_or_path)
         if not path.suffix:
@@ -74,6 +74,11 @@ class TrainConfig:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise HarnessError(f"{path}: bad JSON ({exc})") from None
+        if "base" in data:  # {"base": "other_config", ...}: that config's fields, these ones replacing them
+            base = data.pop("base")
+            if str(path.resolve()) in _chain:
+                raise HarnessError(f"{path}: its chain of 'base' configs comes back to itself")
+            data = {**asdict(cls.load(base, _chain + (str(path.resolve()),))), **data}
         unknown = sorted(set(data) - set(cls.__dataclass_fields__))
         if unknown:
             raise HarnessError(f"{path}: unknown config keys {unknown}")

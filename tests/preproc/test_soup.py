@@ -1,11 +1,12 @@
 """Weight averaging (preproc/soup.py): the average by hand, the greedy rule, the ingredient formats, the CLI."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import torch
 
 from harness.errors import HarnessError
-import hashlib
 from preproc.soup import average, greedy_soup, main, read_ingredient
 from preproc.training.loop import train
 

@@ -301,3 +301,17 @@ def test_validation_without_jpeg_is_logged_as_clean(tmp_path):
     bicubic = psnr_y(imresize(imresize(hr, 0.25), 4), hr)  # the clean baseline, by hand
     assert entry["val_psnr"]["clean"] - entry["val_gain"]["clean"] == pytest.approx(bicubic, abs=1e-9)
     assert entry["val_psnr"]["mean"] == pytest.approx((entry["val_psnr"]["clean"] + entry["val_psnr"]["q20"]) / 2)
+
+
+def test_a_config_can_name_a_base_and_replace_some_fields(tmp_path):
+    child = TrainConfig.load("paper_ft_text40")
+    parent = TrainConfig.load("paper_ft_mixed_patch40")
+    assert (child.name, child.text, parent.text) == ("paper_ft_text40", 0.3, 0.0)
+    assert {**vars(child), "name": 0, "text": 0} == {**vars(parent), "name": 0, "text": 0}
+    (tmp_path / "a.json").write_text(json.dumps({"base": str(tmp_path / "b.json")}))
+    (tmp_path / "b.json").write_text(json.dumps({"base": str(tmp_path / "a.json")}))
+    with pytest.raises(HarnessError, match="comes back to itself"):
+        TrainConfig.load(str(tmp_path / "a.json"))
+    (tmp_path / "c.json").write_text(json.dumps({"base": "paper_ft_mixed_patch40", "colour": 1}))
+    with pytest.raises(HarnessError, match="unknown config keys"):
+        TrainConfig.load(str(tmp_path / "c.json"))
