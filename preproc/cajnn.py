@@ -9,7 +9,6 @@ III-A; the layout decisions are REFERENCE.md sections 2 and 7. The `cajnn` prepr
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import torch

@@ -97,11 +97,12 @@ def atomic_torch_save(obj, path: Path) -> None:
 
 
 def weights_file(model: nn.Module, config: TrainConfig, iteration: int, extra: dict) -> dict:
-    """Return the shippable weights dict {"params", "config", "model", "iterations", ...} of `model`."""
+    """Return the shippable weights dict {"params", "config", "model", "iterations", ...} of `model`
+    ("recipe": every field of the training config, so a model card can say how it was trained)."""
     model_config = {k: v for k, v in config.model.items() if k != "name"}
     return {"params": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             "config": model_config, "model_name": config.model["name"], "pair": config.pair,
-            "iterations": iteration, "train_config": config.name, **extra}
+            "iterations": iteration, "train_config": config.name, "recipe": asdict(config), **extra}
 
 
 
@@ -261,7 +262,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                        if warmup_factor(iteration, warmup_from, config) < 1
                        else ""))
         if validator:
-            _say(quiet, f"validation bicubic Y-PSNR: " +
+            _say(quiet, "validation bicubic Y-PSNR: " +
                  ", ".join(f"{label} {v:.3f}" for label, v in validator.baseline.items()))
 
     stop = {"flag": False}

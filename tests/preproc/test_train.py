@@ -315,3 +315,37 @@ def test_a_config_can_name_a_base_and_replace_some_fields(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"base": "paper_ft_mixed_patch40", "colour": 1}))
     with pytest.raises(HarnessError, match="unknown config keys"):
         TrainConfig.load(str(tmp_path / "c.json"))
+
+
+def test_recipe_line_says_what_the_config_trains_on():
+    from preproc.training.export import describe_recipe
+
+    # Every figure below read by hand from preproc/configs/paper_ft_mixed_patch40.json.
+    line = describe_recipe(TrainConfig.load("paper_ft_mixed_patch40"))
+    for fragment in ("`../shared/data/train/T91` + `../shared/data/train/BSD200` + `../extra_train/BSDS500_test`",
+                     "the first 10 images of `../shared/data/train/BSD200` held out",
+                     "160 px HR patches", "MATLAB bicubic x1/4", "20% of the patches without JPEG",
+                     "QF uniform in 10..100", "32 px of surrounding image", "batch 8", "Adam(0.9, 0.99)",
+                     "cosine from 5e-05 to 1e-06 restarted after [3500, 2500]", "100 iterations of lr warm-up",
+                     "bf16", "EMA of the weights (0.999)"):
+        assert fragment in line, fragment
+    assert "synthetic word" not in line
+    assert "30% of the HR patches" in describe_recipe(TrainConfig.load("paper_ft_text40"))
+
+
+def test_model_card_from_a_run(tmp_path):
+    from preproc.training.export import export_weights, model_card
+
+    cfg = _tiny_config(tmp_path)
+    train(cfg, tmp_path / "run", threads=1, iterations=2, quiet=True)
+    export_weights(tmp_path / "run", tmp_path / "tiny.pth")
+    table = tmp_path / "table1.csv"
+    table.write_text("set,qf,method,psnr,ssim\nSet5,40,bicubic,27.00,0.7700\nSet5,40,tiny,27.50,0.7800\n"
+                     "Set5,10,bicubic,23.99,0.6329\nSet5,10,tiny,24.10,0.6400\n")
+    card = model_card(tmp_path / "tiny.pth", table, tmp_path / "run", "CMD")
+    # The recipe comes from the weights file (the tiny config is in no configs folder).
+    assert "32 px HR patches" in card and "batch 2" in card and "JPEG QF uniform in 10..100" in card
+    # The paper's CAJNN at QF 40 on Set5 (Table I, REFERENCE.md section 2: 28.05 / 0.7981); none at QF 10.
+    assert "| Set5 | 40 | 27.00 / 0.7700 | 27.50 / 0.7800 | +0.50 | 28.05 / 0.7981 |" in card
+    assert "| Set5 | 10 | 23.99 / 0.6329 | 24.10 / 0.6400 | +0.11 | - |" in card
+    assert "--threads 1" in card and "Measured with `CMD`" in card

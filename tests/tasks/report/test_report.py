@@ -2,7 +2,6 @@
 or interrupted results without crashing."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

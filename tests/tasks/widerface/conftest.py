@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, SHARED_DATA, require_shared_data
+from tests.conftest import PROJECT_ROOT, require_shared_data
 
 SYNTH_TOOL = PROJECT_ROOT.parent / "shared" / "tools" / "wider_synth_submission.py"
 

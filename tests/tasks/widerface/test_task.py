@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import run_all
 from harness.errors import HarnessError
 from harness.image import save_image
-from tasks.widerface import evaluation as ev
 from tasks.widerface.__main__ import main as cli_main
 from tasks.widerface.conditions import conditions_for
 
