@@ -230,7 +230,7 @@ def restorer_from_weights(name: str, loader: Callable[[object], tuple[nn.Module,
             extra[key] = meta[key]
     scale = scale if scale is not None else int(getattr(model, "scale", 1))
     restorer = TorchRestorer(model, scale=scale, name=name, options=options, describe_extra=extra)
-    data = training_data(meta.get("train_config"))
+    data = _training_folders(meta)
     if data:
         restorer.about_extra = {"train_data": data}
     return restorer
@@ -245,6 +245,16 @@ def project_relative(path: Path) -> str:
         return str(Path(path).resolve().relative_to(PROJECT_ROOT.resolve()))
     except ValueError:
         return str(path)
+
+
+def _training_folders(meta: dict) -> list[str]:
+    """Return the names of the training folders that a weights file's metadata records (or its config names), or []."""
+    from preproc.training.config import config_of_weights
+
+    try:
+        return [Path(f).name for f in config_of_weights(meta).train_folders]
+    except HarnessError:
+        return []
 
 
 def training_data(train_config: str | None) -> list[str]:

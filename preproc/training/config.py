@@ -116,6 +116,19 @@ class TrainConfig:
 
 
 
+def config_of_weights(meta: dict) -> TrainConfig:
+    """Return the training config of a weights file's metadata: the `recipe` it records (every field), or for
+    files written before weights recorded it, the shipped config it names; HarnessError when neither is there."""
+    if "recipe" in meta:
+        try:
+            return TrainConfig(**meta["recipe"])
+        except TypeError as exc:  # a recipe with fields this version does not know
+            raise HarnessError(f"the weights' recipe does not fit this trainer ({exc})") from None
+    if not meta.get("train_config"):
+        raise HarnessError("the weights name no training config")
+    return TrainConfig.load(str(meta["train_config"]))
+
+
 def build_model(model_config: dict) -> nn.Module:
     """Return the network named by `model_config['name']` built with the remaining keys."""
     kwargs = dict(model_config)

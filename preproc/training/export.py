@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from harness.errors import HarnessError
-from preproc.training.config import TrainConfig
+from preproc.training.config import TrainConfig, config_of_weights
 
 
 def export_weights(out_dir: str | Path, destination: str | Path, half: bool = False, note: str = "") -> dict:
@@ -27,11 +26,9 @@ def export_weights(out_dir: str | Path, destination: str | Path, half: bool = Fa
         obj = torch.load(source, map_location="cpu", weights_only=True)
     elif (Path(out_dir) / "last.pth").is_file():  # before the first validation: the latest weights
         ckpt = torch.load(Path(out_dir) / "last.pth", map_location="cpu", weights_only=False)
-        config = TrainConfig(**ckpt["config"])
-        obj = {"params": ckpt["model"], "config": {k: v for k, v in config.model.items() if k != "name"},
-               "model_name": config.model["name"], "pair": config.pair, "iterations": ckpt["iteration"],
-               "train_config": config.name, "recipe": asdict(config),
-               "train_wall_s": round(ckpt.get("elapsed_s", 0.0))}
+        from preproc.training.loop import weights_file
+        obj = weights_file(ckpt["model"], TrainConfig(**ckpt["config"]), ckpt["iteration"],
+                           {"train_wall_s": round(ckpt.get("elapsed_s", 0.0))})
     else:
         raise HarnessError(f"{source}: no best weights yet, and no last.pth checkpoint either")
     if note:
@@ -96,10 +93,9 @@ def model_card(weights: str | Path, table_csv: str | Path, out_dir: str | Path, 
     weights = Path(weights)
     meta = torch.load(weights, map_location="cpu", weights_only=True)
     n_params = sum(v.numel() for v in meta["params"].values())
-    try:  # the recipe the weights record, else (older files) their config as shipped now
-        config = TrainConfig(**meta["recipe"]) if "recipe" in meta else TrainConfig.load(str(meta.get("train_config")))
-        recipe = describe_recipe(config)
-    except (HarnessError, TypeError) as exc:
+    try:
+        recipe = describe_recipe(config_of_weights(meta))
+    except HarnessError as exc:
         recipe = f"- Data and recipe: unknown here ({exc})"
     table = pd.read_csv(table_csv)
     methods = [m for m in table["method"].unique() if m != "bicubic"]

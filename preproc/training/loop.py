@@ -96,11 +96,11 @@ def atomic_torch_save(obj, path: Path) -> None:
 
 
 
-def weights_file(model: nn.Module, config: TrainConfig, iteration: int, extra: dict) -> dict:
-    """Return the shippable weights dict {"params", "config", "model", "iterations", ...} of `model`
-    ("recipe": every field of the training config, so a model card can say how it was trained)."""
+def weights_file(state: dict, config: TrainConfig, iteration: int, extra: dict) -> dict:
+    """Return the shippable weights dict {"params", "config", "model", "iterations", ...} of the state dict
+    `state` ("recipe": every field of the training config, so a model card can say how it was trained)."""
     model_config = {k: v for k, v in config.model.items() if k != "name"}
-    return {"params": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+    return {"params": {k: v.detach().cpu().clone() for k, v in state.items()},
             "config": model_config, "model_name": config.model["name"], "pair": config.pair,
             "iterations": iteration, "train_config": config.name, "recipe": asdict(config), **extra}
 
@@ -291,7 +291,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
         _say(quiet, f"it {iteration} validation Y-PSNR " +
              ", ".join(f"{k} {v:.3f} ({entry['val_gain'][k]:+.3f} dB)"
                        for k, v in scores.items() if k != "mean"))
-        weights = weights_file(val_model, config, iteration, {"val_psnr": scores, "train_wall_s": round(elapsed)})
+        weights = weights_file(val_model.state_dict(), config, iteration, {"val_psnr": scores, "train_wall_s": round(elapsed)})
         if config.snapshots:
             atomic_torch_save(weights, out_dir / f"val_{iteration:06d}.pth")
         if scores["mean"] > best:
@@ -355,7 +355,7 @@ def train(config: TrainConfig, out_dir: str | Path, device: str = "cpu", threads
                 validate()  # the final weights, when the last validation came earlier
             save_checkpoint()
             if not validator:
-                atomic_torch_save(weights_file(val_model, config, iteration, {"train_wall_s": round(elapsed)}),
+                atomic_torch_save(weights_file(val_model.state_dict(), config, iteration, {"train_wall_s": round(elapsed)}),
                                   out_dir / "best.pth")
     finally:
         if log:
