@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 SKIP_TABLES = ("Runtime",)       # titles starting with these hold runtimes
-SKIP_COLUMNS = ("time", "Time")  # columns whose header contains these
+SKIP_COLUMNS = ("time", "Time", "s/MP")  # columns whose header contains these (runtimes)
 
 
 def tables(markdown: str) -> dict[str, list[list[str]]]:

@@ -38,3 +38,11 @@ def test_only_reproducible_numbers_are_compared():
     assert differences(a, "### Other\n\n| x |\n|---|\n| 1 |\n") == [
         "table only in the first report: Table I: Y-PSNR [settings]", "table only in the first report: Table I: Y-PSNR",
         "table only in the first report: Runtime and parameters", "table only in the second report: Other"]
+
+
+def test_the_leaderboards_seconds_per_megapixel_is_a_runtime():
+    """The leaderboard's s/MP column is measured on the machine that ran it (its docs say so): not compared."""
+    board = "### Restorer leaderboard\n\n| Method | Score | s/MP |\n|---|---|---|\n| cajnn | {score} | {s} |\n"
+    assert differences(board.format(score="24.89", s="13.30"), board.format(score="24.89", s="20.30")) == []
+    assert differences(board.format(score="24.78", s="1"), board.format(score="24.89", s="1")) == [
+        "Restorer leaderboard: row 'cajnn', Score: '24.78' vs '24.89'"]
