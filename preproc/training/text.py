@@ -8,6 +8,7 @@ TrueType fonts that matplotlib ships (so every machine with the same matplotlib 
 the backgrounds are the training images themselves.
 
     region = draw_word(region, rng)   # HxWx3 uint8 -> a copy with one word on it
+    crop, word = word_crop(image, rng)   # a word crop cut from an image, as a text dev set holds (preproc.text_dev_set)
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from harness.errors import HarnessError
+
 # Text fonts among matplotlib's (math and symbol fonts such as cmex10, cmsy10 and STIXSiz* have no letters).
 FONT_NAMES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
               "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
@@ -26,6 +29,7 @@ FONT_NAMES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf",
 HEIGHT_PX = (16, 72)  # HR font size range (px)
 LENGTH = (2, 10)  # characters per word
 CASES = ("lower", "upper", "title")
+CROP_FONT_PX = (24, 80)  # font sizes of word crops: about SVT's word heights (median 48 px, most 28-94)
 MIN_CONTRAST = 60  # least difference in luma (0-255) between the letters and what they are drawn on
 
 
@@ -95,3 +99,37 @@ def draw_word(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         stroke = {"stroke_width": max(1, font.size // 16), "stroke_fill": _contrasting_colour(np.array(colour), rng)}
     draw.text((x, y), word, fill=colour, font=font, **stroke)
     return np.asarray(image).copy()
+
+
+def word_crop(image: np.ndarray, rng: np.random.Generator, font_px: tuple[int, int] = CROP_FONT_PX,
+              tries: int = 20) -> tuple[np.ndarray, str]:
+    """Return (crop, word): a random word (3 or more characters) drawn on a region of `image` that holds it
+    with a margin of 2-9 px, as word crops are cut around a word's box.
+
+    Half of the words sit on a plain box filling the crop (a sign), the others on the image itself; the
+    letters contrast with what is under them. If the drawn word does not fit in `image`, another font size
+    is drawn, up to `tries` times (then HarnessError).
+    """
+    fonts = font_paths()
+    h, w = image.shape[:2]
+    for _ in range(tries):
+        word = random_word(rng)
+        while len(word) < 3:
+            word = random_word(rng)
+        font = _font(fonts[int(rng.integers(len(fonts)))], int(rng.integers(font_px[0], font_px[1] + 1)))
+        left, top, right, bottom = font.getbbox(word)
+        mx, my = (int(m) for m in rng.integers(2, 10, 2))
+        cw, ch = right - left + 2 * mx, bottom - top + 2 * my
+        if cw <= w and ch <= h:
+            break
+    else:
+        raise HarnessError(f"an image of {w}x{h} px is too small for word crops of {font_px[0]}-{font_px[1]} px fonts")
+    y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    crop = Image.fromarray(np.ascontiguousarray(image[y:y + ch, x:x + cw]))
+    draw = ImageDraw.Draw(crop)
+    background = np.asarray(crop).reshape(-1, 3).mean(axis=0)
+    if rng.random() < 0.5:
+        background = np.array(_contrasting_colour(background, rng))
+        draw.rectangle((0, 0, cw, ch), fill=tuple(int(c) for c in background))
+    draw.text((mx - left, my - top), word, fill=_contrasting_colour(background, rng), font=font)
+    return np.asarray(crop).copy(), word
