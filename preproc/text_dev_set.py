@@ -17,17 +17,18 @@ with each other on the same words (fixed / broken, McNemar), not with a test set
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from harness.cli import ArgumentParser, positive_int, run_command
 from harness.errors import HarnessError
 from harness.image import list_images, load_image, save_image
 from harness.provenance import package_versions, provenance
 from harness.store import atomic_write_json, atomic_write_text, file_sha256
 from preproc.training.text import CROP_FONT_PX, font_paths, word_crop
+
+PROG = "python -m preproc.text_dev_set"
 
 
 def background_files(paths: list[Path], first: int | None) -> list[Path]:
@@ -75,25 +76,19 @@ def write_dev_set(out: Path, backgrounds: list[Path], words: int, seed: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preproc.text_dev_set", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--backgrounds", type=Path, nargs="+", required=True,
                         help="image files or folders the words are drawn on (images no restorer trained on)")
-    parser.add_argument("--first", type=int, default=None, help="use only the first N background images")
+    parser.add_argument("--first", type=positive_int, default=None, help="use only the first N background images")
     parser.add_argument("--out", type=Path, required=True, help="the folder to write (must be new or empty)")
-    parser.add_argument("--words", type=int, default=1000, help="word crops to write (default 1000)")
+    parser.add_argument("--words", type=positive_int, default=1000, help="word crops to write (default 1000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
-    try:
-        if args.words < 1 or (args.first is not None and args.first < 1):
-            raise HarnessError("--words and --first must be positive")
-        labels = write_dev_set(args.out, background_files(args.backgrounds, args.first), args.words, args.seed)
-    except HarnessError as exc:
-        print(f"text_dev_set: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    labels = write_dev_set(args.out, background_files(args.backgrounds, args.first), args.words, args.seed)
     print(f"{len(labels)} word crops ({len(set(labels))} distinct words) -> {args.out}; "
           f"read them with: python run_all.py --task icdar13 --data {args.out} ...")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command(main, PROG)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from harness.errors import HarnessError
-from preproc.text_dev_set import main, write_dev_set
+from preproc.text_dev_set import write_dev_set
 from preproc.training.text import word_crop
 from tasks.icdar13.datasets import load_word, open_word_set
 
@@ -73,10 +73,18 @@ def test_a_recogniser_reads_the_labels_it_was_written_with(tmp_path, backgrounds
     assert sum(is_correct(t, w) for t, w in zip(texts, labels)) >= 7
 
 
-def test_cli_errors_are_one_line(tmp_path, backgrounds, capsys):
-    assert main(["--backgrounds", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
-    assert capsys.readouterr().err.strip() == f"text_dev_set: {tmp_path / 'missing'}: no such file or folder"
-    assert main(["--backgrounds", str(backgrounds), "--out", str(tmp_path / "o"), "--words", "2"]) == 0
-    assert main(["--backgrounds", str(backgrounds), "--out", str(tmp_path / "o"), "--words", "2"]) == 2
-    assert "exists and is not empty" in capsys.readouterr().err
-    assert main(["--backgrounds", str(backgrounds), "--out", str(tmp_path / "p"), "--words", "0"]) == 2
+def test_cli_errors_are_one_line(tmp_path, backgrounds):
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "preproc.text_dev_set", *map(str, args)],
+                              check=False, capture_output=True, text=True)
+
+    missing = run("--backgrounds", tmp_path / "missing", "--out", tmp_path / "o")
+    assert missing.returncode == 2
+    assert missing.stderr == f"python -m preproc.text_dev_set: error: {tmp_path / 'missing'}: no such file or folder\n"
+    assert run("--backgrounds", backgrounds, "--out", tmp_path / "o", "--words", 2).returncode == 0
+    again = run("--backgrounds", backgrounds, "--out", tmp_path / "o", "--words", 2)
+    assert again.returncode == 2 and "exists and is not empty" in again.stderr and "Traceback" not in again.stderr
+    assert run("--backgrounds", backgrounds, "--out", tmp_path / "p", "--words", 0).returncode == 2
