@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.cli import ArgumentParser, run_command
+from harness.cli import ArgumentParser, positive_int, run_command
 from harness.errors import HarnessError
 from harness.stats import paired_bootstrap
 from tasks.icdar13.scoring import paired
@@ -24,7 +24,7 @@ def build_parser() -> ArgumentParser:
     compare.add_argument("per_word", type=Path, help="a run's per_word_<set>_<recogniser>[_<degradation>].csv")
     compare.add_argument("a", help="a method of the run, e.g. cajnn")
     compare.add_argument("b", help="the method to compare it with, e.g. cajnn_small")
-    compare.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    compare.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     return parser
 
@@ -63,10 +63,7 @@ def compare_command(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.resamples < 1:
-        raise HarnessError("--resamples must be positive")
-    return compare_command(args)
+    return compare_command(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
